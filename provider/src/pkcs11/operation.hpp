@@ -1,0 +1,27 @@
+// Private-key operations as self-contained calls: everything the call needs (the key
+// object, the mechanism, the input) is passed in, so an operation can run on any thread,
+// including a worker thread serving an OpenSSL ASYNC_JOB (DESIGN.md sections 8, 10).
+#pragma once
+
+#include "common/result.hpp"
+#include "pkcs11/object.hpp"
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace hsmp::p11 {
+
+/// A mechanism and its parameter block (which must outlive the call).
+struct Mechanism {
+    CK_MECHANISM_TYPE type = 0;
+    void* parameter = nullptr;
+    CK_ULONG parameter_len = 0;
+};
+
+/// Signs `data` with `key` in one C_SignInit + C_Sign, on a pooled session, recovering
+/// once from session or device loss. The output buffer is sized by the two-call protocol.
+[[nodiscard]] Result<std::vector<std::uint8_t>> sign(Object& key, const Mechanism& mechanism,
+                                                     std::span<const std::uint8_t> data);
+
+}  // namespace hsmp::p11
