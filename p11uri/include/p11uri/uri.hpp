@@ -36,36 +36,38 @@ struct Version {
 /// anything), an empty string or empty id means present-but-empty (matches only empty).
 /// String values hold the percent-decoded bytes and may contain any byte, including NUL.
 ///
-/// Uri is an aggregate (designated initialisers work); copy and move are the implicit ones.
+/// Uri is an aggregate: `Uri{.object = "tls", .type = ObjectType::Private}` works, and every
+/// member has a default initialiser so that such partial initialisers stay free of
+/// -Wmissing-field-initializers. Copy and move are the implicit ones.
 /// Because of the user-declared destructor a move is a copy, so a moved-from Uri still holds
 /// its pin_value until it is destroyed, when it is wiped.
 struct Uri {
     // Path attributes.
-    std::optional<std::string> token;        ///< CK_TOKEN_INFO.label
-    std::optional<std::string> manufacturer; ///< CK_TOKEN_INFO.manufacturerID
-    std::optional<std::string> serial;       ///< CK_TOKEN_INFO.serialNumber
-    std::optional<std::string> model;        ///< CK_TOKEN_INFO.model
-    std::optional<std::string> library_manufacturer; ///< CK_INFO.manufacturerID
-    std::optional<std::string> library_description;  ///< CK_INFO.libraryDescription
-    std::optional<Version> library_version;          ///< CK_INFO.libraryVersion
-    std::optional<std::string> object;               ///< CKA_LABEL
-    std::optional<ObjectType> type;                  ///< CKA_CLASS
-    std::optional<std::vector<std::uint8_t>> id;     ///< CKA_ID, raw bytes (%00 allowed)
-    std::optional<std::string> slot_description;     ///< CK_SLOT_INFO.slotDescription
-    std::optional<std::string> slot_manufacturer;    ///< CK_SLOT_INFO.manufacturerID
-    std::optional<std::uint64_t> slot_id;            ///< CK_SLOT_ID, decimal in the URI
+    std::optional<std::string> token{};        ///< CK_TOKEN_INFO.label
+    std::optional<std::string> manufacturer{}; ///< CK_TOKEN_INFO.manufacturerID
+    std::optional<std::string> serial{};       ///< CK_TOKEN_INFO.serialNumber
+    std::optional<std::string> model{};        ///< CK_TOKEN_INFO.model
+    std::optional<std::string> library_manufacturer{}; ///< CK_INFO.manufacturerID
+    std::optional<std::string> library_description{};  ///< CK_INFO.libraryDescription
+    std::optional<Version> library_version{};          ///< CK_INFO.libraryVersion
+    std::optional<std::string> object{};               ///< CKA_LABEL
+    std::optional<ObjectType> type{};                  ///< CKA_CLASS
+    std::optional<std::vector<std::uint8_t>> id{};     ///< CKA_ID, raw bytes (%00 allowed)
+    std::optional<std::string> slot_description{};     ///< CK_SLOT_INFO.slotDescription
+    std::optional<std::string> slot_manufacturer{};    ///< CK_SLOT_INFO.manufacturerID
+    std::optional<std::uint64_t> slot_id{};            ///< CK_SLOT_ID, decimal in the URI
 
     // Query attributes.
-    std::optional<std::string> pin_source; ///< where to read the PIN from (e.g. "file:/x")
-    std::optional<std::string> pin_value;  ///< the PIN itself: a secret, wiped on destruction
-    std::optional<std::string> module_name;
-    std::optional<std::string> module_path;
+    std::optional<std::string> pin_source{}; ///< where to read the PIN from (e.g. "file:/x")
+    std::optional<std::string> pin_value{};  ///< the PIN itself: a secret, wiped on destruction
+    std::optional<std::string> module_name{};
+    std::optional<std::string> module_path{};
 
     /// Vendor attributes (names starting "x-"), in the order seen, values decoded. A name
     /// appears at most once per component. Names are kept verbatim (without decoding: the
     /// grammar allows only ALPHA, DIGIT, "-" and "_" in them).
-    std::vector<std::pair<std::string, std::string>> vendor_path;
-    std::vector<std::pair<std::string, std::string>> vendor_query;
+    std::vector<std::pair<std::string, std::string>> vendor_path{};
+    std::vector<std::pair<std::string, std::string>> vendor_query{};
 
     bool operator==(const Uri&) const = default;
 
@@ -90,13 +92,13 @@ enum class ParseErrorKind : std::uint8_t {
 struct ParseError {
     ParseErrorKind kind = ParseErrorKind::BadSyntax;
     std::size_t offset = 0; ///< byte offset into the input where the problem starts
-    std::string message;    ///< e.g. bad percent-encoding at offset 15 in "pkcs11:object=a%zz"
+    std::string message{};  ///< e.g. bad percent-encoding at offset 15 in "pkcs11:object=a%zz"
 };
 
 /// Outcome of parse(): exactly one of uri / error is meaningful.
 struct ParseResult {
-    std::optional<Uri> uri;
-    ParseError error;
+    std::optional<Uri> uri{};
+    ParseError error{};
     explicit operator bool() const noexcept { return uri.has_value(); }
 };
 
@@ -168,24 +170,24 @@ enum class Redact : std::uint8_t {
 
 /// CK_INFO of a module, with the blank padding removed.
 struct ModuleInfo {
-    std::string library_manufacturer, library_description;
-    Version library_version;
+    std::string library_manufacturer{}, library_description{};
+    Version library_version{};
 };
 /// CK_SLOT_INFO plus the slot's id, with the blank padding removed.
 struct SlotInfo {
-    std::string slot_description, slot_manufacturer;
+    std::string slot_description{}, slot_manufacturer{};
     std::uint64_t slot_id = 0;
 };
 /// CK_TOKEN_INFO, with the blank padding removed. `token` is the label.
 struct TokenInfo {
-    std::string token, manufacturer, serial, model;
+    std::string token{}, manufacturer{}, serial{}, model{};
 };
 /// What is known of an object. An attribute the object lacks (nullopt) fails any URI that
 /// names it: a URI asking for id=%01 must not match an object whose CKA_ID could not be read.
 struct ObjectInfo {
-    std::optional<ObjectType> type;
-    std::optional<std::string> label;
-    std::optional<std::vector<std::uint8_t>> id;
+    std::optional<ObjectType> type{};
+    std::optional<std::string> label{};
+    std::optional<std::vector<std::uint8_t>> id{};
 };
 
 /// library-manufacturer, library-description, library-version (major and minor).
