@@ -1,7 +1,8 @@
 // Canonical RFC 7512 text for a Uri.
+#include "grammar.hpp"
 #include "p11uri/uri.hpp"
 
-#include "grammar.hpp"
+#include <algorithm>
 
 namespace hsmp::uri {
 namespace {
@@ -39,20 +40,12 @@ bool in_scope(Attr attr, Scope scope) {
 /// made of name characters only and is not a standard name. (The strict parser further wants
 /// the "x-" prefix; see ParseOptions.)
 bool writable_vendor_name(std::string_view name) {
-    if (name.empty()) {
-        return false;
-    }
-    for (const char c : name) {
-        if (!detail::is_name_char(static_cast<unsigned char>(c))) {
-            return false;
-        }
-    }
-    for (const auto& spec : detail::kAttrs) {
-        if (spec.name == name) {
-            return false;
-        }
-    }
-    return true;
+    const auto name_char = [](char c) {
+        return detail::is_name_char(static_cast<unsigned char>(c));
+    };
+    const auto standard = [name](const detail::AttrSpec& spec) { return spec.name == name; };
+    return !name.empty() && std::ranges::all_of(name, name_char) &&
+           std::ranges::none_of(detail::kAttrs, standard);
 }
 
 class Writer {
@@ -191,16 +184,14 @@ void write_vendor(Writer& w, Component where,
 /// An upper bound of the output size: every value byte may need three characters.
 std::size_t worst_case_size(const Uri& u) {
     std::size_t n = 64;
-    const auto add = [&n](const std::optional<std::string>& v) {
-        n += v ? 32 + 3 * v->size() : 0;
-    };
-    for (const auto* v : {&u.token, &u.manufacturer, &u.serial, &u.model, &u.library_manufacturer,
-                          &u.library_description, &u.object, &u.slot_description,
-                          &u.slot_manufacturer, &u.pin_source, &u.pin_value, &u.module_name,
-                          &u.module_path}) {
+    const auto add = [&n](const std::optional<std::string>& v) { n += v ? 32 + 3 * v->size() : 0; };
+    for (const auto* v :
+         {&u.token, &u.manufacturer, &u.serial, &u.model, &u.library_manufacturer,
+          &u.library_description, &u.object, &u.slot_description, &u.slot_manufacturer,
+          &u.pin_source, &u.pin_value, &u.module_name, &u.module_path}) {
         add(*v);
     }
-    n += 3 * 32 + (u.id ? 32 + 3 * u.id->size() : 0);
+    n += std::size_t{3} * 32 + (u.id ? 32 + 3 * u.id->size() : 0);
     for (const auto* list : {&u.vendor_path, &u.vendor_query}) {
         for (const auto& [name, value] : *list) {
             n += 2 + name.size() + 3 * value.size();
@@ -233,6 +224,8 @@ std::string format(const Uri& uri, Scope scope, Redact redact) {
     return w.take();
 }
 
-std::string format_redacted(const Uri& uri) { return format(uri, Scope::Object, Redact::Yes); }
+std::string format_redacted(const Uri& uri) {
+    return format(uri, Scope::Object, Redact::Yes);
+}
 
 } // namespace hsmp::uri

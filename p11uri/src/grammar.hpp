@@ -13,7 +13,9 @@ enum class Component : std::uint8_t { Path, Query };
 constexpr bool is_alpha(unsigned char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
-constexpr bool is_digit(unsigned char c) noexcept { return c >= '0' && c <= '9'; }
+constexpr bool is_digit(unsigned char c) noexcept {
+    return c >= '0' && c <= '9';
+}
 constexpr bool is_hex(unsigned char c) noexcept {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }

@@ -17,7 +17,9 @@ bool attr_matches(const std::optional<T>& wanted, const std::optional<T>& actual
 }
 
 /// A vendor path attribute is a constraint nothing here can evaluate: fail closed.
-bool evaluable(const Uri& uri) noexcept { return uri.vendor_path.empty(); }
+bool evaluable(const Uri& uri) noexcept {
+    return uri.vendor_path.empty();
+}
 
 } // namespace
 
@@ -52,7 +54,7 @@ std::string trim_padded(const unsigned char* field, std::size_t width) {
     while (n > 0 && (field[n - 1] == ' ' || field[n - 1] == '\0')) {
         --n;
     }
-    return std::string(reinterpret_cast<const char*>(field), n);
+    return {reinterpret_cast<const char*>(field), n};
 }
 
 } // namespace hsmp::uri

@@ -8,9 +8,8 @@
 // Value characters are pk11-pchar (path) or pk11-qchar (query), see grammar.hpp. The first
 // problem from the left is reported; within one attribute the order is: name characters, "=",
 // known name, duplicate, value characters and %-encoding, value form.
-#include "p11uri/uri.hpp"
-
 #include "grammar.hpp"
+#include "p11uri/uri.hpp"
 #include "redact.hpp"
 
 #include <array>
@@ -154,8 +153,7 @@ private:
         m_secret = detail::may_hold_pin(segment);
         if (segment.empty()) {
             return Failure{ParseErrorKind::BadSyntax, begin,
-                           std::string{"empty attribute in "} +
-                               std::string{component_name(where)}};
+                           std::string{"empty attribute in "} + std::string{component_name(where)}};
         }
         std::size_t eq = begin;
         while (eq < end && m_text[eq] != '=') {
@@ -191,8 +189,8 @@ private:
         }
         if (!is_vendor_name(name) && !m_options.accept_any_vendor_name) {
             return Failure{ParseErrorKind::UnknownAttribute, begin,
-                           "unknown attribute " + (m_secret ? std::string{"(hidden)"}
-                                                            : quoted_name(name))};
+                           "unknown attribute " +
+                               (m_secret ? std::string{"(hidden)"} : quoted_name(name))};
         }
         auto& vendor = where == Component::Path ? out.vendor_path : out.vendor_query;
         for (const auto& [seen_name, seen_value] : vendor) {
@@ -279,8 +277,8 @@ private:
                 return bad("major[.minor], each 0-255");
             }
         } else {
-            out.slot_id = parse_decimal<std::uint64_t>(text,
-                                                      std::numeric_limits<std::uint64_t>::max());
+            out.slot_id =
+                parse_decimal<std::uint64_t>(text, std::numeric_limits<std::uint64_t>::max());
             if (!out.slot_id) {
                 return bad("a decimal number below 2^64");
             }
@@ -338,7 +336,9 @@ private:
 
 } // namespace
 
-ParseResult parse(std::string_view text) { return parse(text, ParseOptions{}); }
+ParseResult parse(std::string_view text) {
+    return parse(text, ParseOptions{});
+}
 
 ParseResult parse(std::string_view text, const ParseOptions& options) {
     ParseResult result;

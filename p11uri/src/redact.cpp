@@ -26,7 +26,9 @@ constexpr char lower(unsigned char c) noexcept {
 
 /// A position where an attribute name may start: the beginning, or after a separator of
 /// either component, after "?", or after ":" (which ends the scheme).
-constexpr bool is_boundary(char c) noexcept { return c == ';' || c == '&' || c == '?' || c == ':'; }
+constexpr bool is_boundary(char c) noexcept {
+    return c == ';' || c == '&' || c == '?' || c == ':';
+}
 
 void append_escaped(std::string& out, unsigned char c) {
     static constexpr std::string_view kHex = "0123456789abcdef";

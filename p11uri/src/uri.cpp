@@ -3,7 +3,8 @@
 
 #include "grammar.hpp"
 
-#include <string.h> // explicit_bzero
+#include <algorithm>
+#include <cstring> // explicit_bzero (glibc)
 
 namespace hsmp::uri {
 
@@ -66,12 +67,8 @@ bool is_vendor_name(std::string_view name) noexcept {
     if (name.size() < 3 || (name[0] != 'x' && name[0] != 'X') || name[1] != '-') {
         return false;
     }
-    for (const char c : name) {
-        if (!detail::is_name_char(static_cast<unsigned char>(c))) {
-            return false;
-        }
-    }
-    return true;
+    return std::ranges::all_of(
+        name, [](char c) { return detail::is_name_char(static_cast<unsigned char>(c)); });
 }
 
 } // namespace hsmp::uri

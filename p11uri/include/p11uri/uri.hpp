@@ -41,12 +41,13 @@ struct Version {
 /// -Wmissing-field-initializers. Copy and move are the implicit ones.
 /// Because of the user-declared destructor a move is a copy, so a moved-from Uri still holds
 /// its pin_value until it is destroyed, when it is wiped.
-struct Uri {
+// Declaring copy/move members would end aggregate initialisation, hence the NOLINT.
+struct Uri { // NOLINT(cppcoreguidelines-special-member-functions)
     // Path attributes.
-    std::optional<std::string> token{};        ///< CK_TOKEN_INFO.label
-    std::optional<std::string> manufacturer{}; ///< CK_TOKEN_INFO.manufacturerID
-    std::optional<std::string> serial{};       ///< CK_TOKEN_INFO.serialNumber
-    std::optional<std::string> model{};        ///< CK_TOKEN_INFO.model
+    std::optional<std::string> token{};                ///< CK_TOKEN_INFO.label
+    std::optional<std::string> manufacturer{};         ///< CK_TOKEN_INFO.manufacturerID
+    std::optional<std::string> serial{};               ///< CK_TOKEN_INFO.serialNumber
+    std::optional<std::string> model{};                ///< CK_TOKEN_INFO.model
     std::optional<std::string> library_manufacturer{}; ///< CK_INFO.manufacturerID
     std::optional<std::string> library_description{};  ///< CK_INFO.libraryDescription
     std::optional<Version> library_version{};          ///< CK_INFO.libraryVersion

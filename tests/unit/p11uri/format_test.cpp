@@ -1,6 +1,5 @@
 // Canonical formatting: attribute order, minimal escaping, scopes and redaction.
 #include "p11uri/uri.hpp"
-
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -36,7 +35,9 @@ Uri full_uri() {
                .vendor_query = {{"x-q", "2"}}};
 }
 
-TEST(Format, EmptyUri) { EXPECT_EQ(format(Uri{}), "pkcs11:"); }
+TEST(Format, EmptyUri) {
+    EXPECT_EQ(format(Uri{}), "pkcs11:");
+}
 
 TEST(Format, CanonicalOrderOfEverything) {
     EXPECT_EQ(format(full_uri()),
@@ -121,10 +122,10 @@ TEST(Format, UnneededEscapesAreDropped) {
 }
 
 TEST(Format, RfcExampleCanonicalForm) {
-    const ParseResult r =
-        parse("pkcs11:token=The%20Software%20PKCS%2311%20Softtoken;manufacturer=Snake%20Oil,%20Inc.;"
-              "model=1.0;object=my-certificate;type=cert;id=%69%95%3E%5C%F4%BD%EC%91;serial="
-              "?pin-source=file:/etc/token_pin");
+    const ParseResult r = parse(
+        "pkcs11:token=The%20Software%20PKCS%2311%20Softtoken;manufacturer=Snake%20Oil,%20Inc.;"
+        "model=1.0;object=my-certificate;type=cert;id=%69%95%3E%5C%F4%BD%EC%91;serial="
+        "?pin-source=file:/etc/token_pin");
     ASSERT_TRUE(r);
     EXPECT_EQ(format(*r.uri),
               "pkcs11:manufacturer=Snake%20Oil,%20Inc.;model=1.0;serial=;"
@@ -169,9 +170,9 @@ TEST(FormatScope, NarrowScopesParseBackToTheSubset) {
 }
 
 TEST(FormatScope, ModuleScopeOfObjectOnlyUriIsEmpty) {
-    EXPECT_EQ(format(Uri{.object = "a", .type = ObjectType::Cert, .pin_value = "1234"},
-                     Scope::Module),
-              "pkcs11:");
+    EXPECT_EQ(
+        format(Uri{.object = "a", .type = ObjectType::Cert, .pin_value = "1234"}, Scope::Module),
+        "pkcs11:");
 }
 
 TEST(FormatRedact, DropsPinValueAndPinSource) {

@@ -1,6 +1,5 @@
 // RFC 7512 section 4 matching and trim_padded.
 #include "p11uri/uri.hpp"
-
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -58,7 +57,9 @@ struct AttrCase {
     std::string other; // with the attribute set to something else
 };
 
-void PrintTo(const AttrCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const AttrCase& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class MatchEachAttribute : public testing::TestWithParam<AttrCase> {};
 
@@ -128,7 +129,8 @@ TEST(Match, ObjectMissingAnAttributeTheUriNames) {
     EXPECT_FALSE(matches(parsed("pkcs11:type=private"), bare));
     EXPECT_FALSE(matches(parsed("pkcs11:id=%00%01"), bare));
     // Attributes the URI does not name are not required of the object.
-    EXPECT_TRUE(matches(parsed("pkcs11:object=tls"), ObjectInfo{std::nullopt, "tls", std::nullopt}));
+    EXPECT_TRUE(
+        matches(parsed("pkcs11:object=tls"), ObjectInfo{std::nullopt, "tls", std::nullopt}));
 }
 
 TEST(Match, BinaryLabelComparedByteForByte) {
@@ -170,14 +172,30 @@ std::string trim(std::string_view s) {
     return trim_padded(reinterpret_cast<const unsigned char*>(s.data()), s.size());
 }
 
-TEST(TrimPadded, RemovesTrailingBlanks) { EXPECT_EQ(trim("abc     "), "abc"); }
-TEST(TrimPadded, KeepsLeadingAndInnerBlanks) { EXPECT_EQ(trim("  a b  "), "  a b"); }
-TEST(TrimPadded, AllBlanksIsEmpty) { EXPECT_EQ(trim("        "), ""); }
-TEST(TrimPadded, NoPaddingIsUnchanged) { EXPECT_EQ(trim("abcdefgh"), "abcdefgh"); }
-TEST(TrimPadded, NulPaddingRemoved) { EXPECT_EQ(trim("abc\0\0\0"s), "abc"); }
-TEST(TrimPadded, MixedPaddingRemoved) { EXPECT_EQ(trim("abc \0 \0"s), "abc"); }
-TEST(TrimPadded, InnerNulKept) { EXPECT_EQ(trim("a\0b  "s), "a\0b"s); }
-TEST(TrimPadded, OtherWhitespaceKept) { EXPECT_EQ(trim("abc\t"), "abc\t"); }
+TEST(TrimPadded, RemovesTrailingBlanks) {
+    EXPECT_EQ(trim("abc     "), "abc");
+}
+TEST(TrimPadded, KeepsLeadingAndInnerBlanks) {
+    EXPECT_EQ(trim("  a b  "), "  a b");
+}
+TEST(TrimPadded, AllBlanksIsEmpty) {
+    EXPECT_EQ(trim("        "), "");
+}
+TEST(TrimPadded, NoPaddingIsUnchanged) {
+    EXPECT_EQ(trim("abcdefgh"), "abcdefgh");
+}
+TEST(TrimPadded, NulPaddingRemoved) {
+    EXPECT_EQ(trim("abc\0\0\0"s), "abc");
+}
+TEST(TrimPadded, MixedPaddingRemoved) {
+    EXPECT_EQ(trim("abc \0 \0"s), "abc");
+}
+TEST(TrimPadded, InnerNulKept) {
+    EXPECT_EQ(trim("a\0b  "s), "a\0b"s);
+}
+TEST(TrimPadded, OtherWhitespaceKept) {
+    EXPECT_EQ(trim("abc\t"), "abc\t");
+}
 TEST(TrimPadded, ZeroWidth) {
     EXPECT_EQ(trim(""), "");
     EXPECT_EQ(trim_padded(nullptr, 0), "");

@@ -1,7 +1,6 @@
 // Parser tables: the RFC 7512 section 3.3 examples, further valid forms, and invalid inputs
 // with the exact error kind, offset and a message fragment.
 #include "p11uri/uri.hpp"
-
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -22,9 +21,13 @@ struct ValidCase {
     ParseOptions options{};
 };
 
-void PrintTo(const ValidCase& c, std::ostream* os) { *os << c.name << ": " << c.input; }
+void PrintTo(const ValidCase& c, std::ostream* os) {
+    *os << c.name << ": " << c.input;
+}
 
-std::string case_name(const testing::TestParamInfo<ValidCase>& info) { return info.param.name; }
+std::string case_name(const testing::TestParamInfo<ValidCase>& info) {
+    return info.param.name;
+}
 
 class ParseValid : public testing::TestWithParam<ValidCase> {};
 
@@ -95,9 +98,12 @@ const std::vector<ValidCase> kRfcExamples = {
          .id = Bytes{0x01, 0x02, 0x03, 0xBA, 0xDD, 0xCA, 0xFE, 0x04, 0x05, 0x06}}},
     {"escaped_separator",
      "pkcs11:token=A%20name%20with%20a%20substring%20%25%3B;object=my-certificate;type=cert",
-     Uri{.token = "A name with a substring %;", .object = "my-certificate", .type = ObjectType::Cert}},
-    {"utf8", "pkcs11:token=Name%20with%20a%20small%20A%20with%20acute:%20%C3%A1;"
-             "object=my-certificate;type=cert",
+     Uri{.token = "A name with a substring %;",
+         .object = "my-certificate",
+         .type = ObjectType::Cert}},
+    {"utf8",
+     "pkcs11:token=Name%20with%20a%20small%20A%20with%20acute:%20%C3%A1;"
+     "object=my-certificate;type=cert",
      Uri{.token = "Name with a small A with acute: \xC3\xA1",
          .object = "my-certificate",
          .type = ObjectType::Cert}},
@@ -179,13 +185,11 @@ const std::vector<ValidCase> kMoreValid = {
     {"version_major_only", "pkcs11:library-version=1", Uri{.library_version = Version{1, 0}}},
     {"version_major_minor", "pkcs11:library-version=1.2", Uri{.library_version = Version{1, 2}}},
     {"version_zero", "pkcs11:library-version=0.0", Uri{.library_version = Version{0, 0}}},
-    {"version_max", "pkcs11:library-version=255.255",
-     Uri{.library_version = Version{255, 255}}},
+    {"version_max", "pkcs11:library-version=255.255", Uri{.library_version = Version{255, 255}}},
     {"version_leading_zeros", "pkcs11:library-version=01.002",
      Uri{.library_version = Version{1, 2}}},
     {"slot_id_zero", "pkcs11:slot-id=0", Uri{.slot_id = 0U}},
-    {"slot_id_max", "pkcs11:slot-id=18446744073709551615",
-     Uri{.slot_id = 18446744073709551615ULL}},
+    {"slot_id_max", "pkcs11:slot-id=18446744073709551615", Uri{.slot_id = 18446744073709551615ULL}},
     {"slot_id_leading_zeros", "pkcs11:slot-id=007", Uri{.slot_id = 7U}},
     {"type_public", "pkcs11:type=public", Uri{.type = ObjectType::Public}},
     {"type_private", "pkcs11:type=private", Uri{.type = ObjectType::Private}},
@@ -241,7 +245,9 @@ struct InvalidCase {
     std::string fragment; // must appear in the message
 };
 
-void PrintTo(const InvalidCase& c, std::ostream* os) { *os << c.name << ": " << c.input; }
+void PrintTo(const InvalidCase& c, std::ostream* os) {
+    *os << c.name << ": " << c.input;
+}
 
 class ParseInvalid : public testing::TestWithParam<InvalidCase> {};
 
@@ -417,7 +423,9 @@ struct RedactionCase {
     std::vector<std::string> forbidden;
 };
 
-void PrintTo(const RedactionCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const RedactionCase& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class ParseRedaction : public testing::TestWithParam<RedactionCase> {};
 

@@ -2,7 +2,6 @@
 // reproduces). Values are drawn mostly from the bytes that matter to the grammar: separators,
 // "%", "=", whitespace, NUL, high bytes.
 #include "p11uri/uri.hpp"
-
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>

@@ -16,6 +16,8 @@ inline void PrintTo(const Uri& u, std::ostream* os) {
     }
 }
 
-inline void PrintTo(ParseErrorKind k, std::ostream* os) { *os << kind_name(k); }
+inline void PrintTo(ParseErrorKind k, std::ostream* os) {
+    *os << kind_name(k);
+}
 
 } // namespace hsmp::uri
