@@ -139,8 +139,11 @@ enum class Redact : std::uint8_t {
 /// stored order; query: pin-source, pin-value, module-name, module-path, vendor query attrs),
 /// minimal escaping (a byte is literal iff the component's grammar allows it, otherwise %XX in
 /// uppercase), `id` always fully %XX-encoded, no "?" when the query is empty.
-/// For every Uri whose vendor names are valid (see is_vendor_name), parse(format(u)) == u.
-/// Vendor attributes with invalid names cannot be written and are left out.
+/// For every Uri whose vendor names pass is_vendor_name, parse(format(u)) == u and
+/// format(parse(format(u))) == format(u). Other vendor names made of ALPHA, DIGIT, "-", "_"
+/// (kept by ParseOptions::accept_any_vendor_name) are written too and round-trip with that
+/// option; a vendor name with any other byte, or equal to a standard name, cannot be written
+/// and is left out. Vendor query attributes are not affected by Redact.
 /// With Redact::No the result contains the PIN: never log it; use format_redacted().
 [[nodiscard]] std::string format(const Uri& uri, Scope scope = Scope::Object,
                                  Redact redact = Redact::No);
