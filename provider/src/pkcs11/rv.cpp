@@ -2,47 +2,28 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
+#include <charconv>
 #include <utility>
-
-// Return values newer than p11-kit 0.24's header, written from the OASIS PKCS#11 3.0
-// base specification (section 5.1) and the 3.1/3.2 revisions. Guarded so that a newer
-// p11-kit that defines them wins.
-#ifndef CKR_AEAD_DECRYPT_FAILED
-#define CKR_AEAD_DECRYPT_FAILED 0x00000042UL
-#endif
-#ifndef CKR_TOKEN_RESOURCE_EXCEEDED
-#define CKR_TOKEN_RESOURCE_EXCEEDED 0x00000201UL
-#endif
-#ifndef CKR_OPERATION_CANCEL_FAILED
-#define CKR_OPERATION_CANCEL_FAILED 0x00000202UL
-#endif
-#ifndef CKR_KEY_EXHAUSTED
-#define CKR_KEY_EXHAUSTED 0x00000203UL
-#endif
-#ifndef CKR_PENDING
-#define CKR_PENDING 0x00000204UL
-#endif
-#ifndef CKR_SESSION_ASYNC_NOT_SUPPORTED
-#define CKR_SESSION_ASYNC_NOT_SUPPORTED 0x00000205UL
-#endif
-#ifndef CKR_SEED_RANDOM_REQUIRED
-#define CKR_SEED_RANDOM_REQUIRED 0x00000206UL
-#endif
-#ifndef CKR_OPERATION_NOT_VALIDATED
-#define CKR_OPERATION_NOT_VALIDATED 0x00000207UL
-#endif
-#ifndef CKR_TOKEN_NOT_INITIALIZED
-#define CKR_TOKEN_NOT_INITIALIZED 0x00000208UL
-#endif
-#ifndef CKR_PARAMETER_SET_NOT_SUPPORTED
-#define CKR_PARAMETER_SET_NOT_SUPPORTED 0x00000209UL
-#endif
 
 namespace hsmp::p11 {
 namespace {
 
 using C = RvClass;
+
+// Return values newer than p11-kit 0.24's header, written from the OASIS PKCS#11 3.0
+// base specification (section 5.1) and the 3.1/3.2 revisions. Constants under our own
+// names rather than #ifndef'd CKR_ macros: no clash when a later p11-kit defines them, and
+// the values stay the specification's.
+constexpr CK_RV kAeadDecryptFailed = 0x42;
+constexpr CK_RV kTokenResourceExceeded = 0x201;
+constexpr CK_RV kOperationCancelFailed = 0x202;
+constexpr CK_RV kKeyExhausted = 0x203;
+constexpr CK_RV kPending = 0x204;
+constexpr CK_RV kSessionAsyncNotSupported = 0x205;
+constexpr CK_RV kSeedRandomRequired = 0x206;
+constexpr CK_RV kOperationNotValidated = 0x207;
+constexpr CK_RV kTokenNotInitialized = 0x208;
+constexpr CK_RV kParameterSetNotSupported = 0x209;
 
 // Five codes have two values in the wild. The OASIS 2.40 and 3.0 headers define
 // CKR_EXCEEDED_MAX_ITERATIONS..CKR_PUBLIC_KEY_INVALID as 0x1B5..0x1B9; p11-kit's pkcs11.h
@@ -85,7 +66,7 @@ constexpr std::array kTable = std::to_array<RvEntry>({
     {CKR_DEVICE_REMOVED, "CKR_DEVICE_REMOVED", C::Reconnect},
     {CKR_ENCRYPTED_DATA_INVALID, "CKR_ENCRYPTED_DATA_INVALID", C::Argument},
     {CKR_ENCRYPTED_DATA_LEN_RANGE, "CKR_ENCRYPTED_DATA_LEN_RANGE", C::Argument},
-    {CKR_AEAD_DECRYPT_FAILED, "CKR_AEAD_DECRYPT_FAILED", C::Argument},
+    {kAeadDecryptFailed, "CKR_AEAD_DECRYPT_FAILED", C::Argument},
     {CKR_FUNCTION_CANCELED, "CKR_FUNCTION_CANCELED", C::Fatal},
     {CKR_FUNCTION_NOT_PARALLEL, "CKR_FUNCTION_NOT_PARALLEL", C::Fatal},
     {CKR_FUNCTION_NOT_SUPPORTED, "CKR_FUNCTION_NOT_SUPPORTED", C::Unsupported},
@@ -181,17 +162,17 @@ constexpr std::array kTable = std::to_array<RvEntry>({
     // The user declined on the token's own keypad or display: not ours to retry.
     {CKR_FUNCTION_REJECTED, "CKR_FUNCTION_REJECTED", C::Fatal},
     // The token lacks the resources right now; the spec invites a later retry.
-    {CKR_TOKEN_RESOURCE_EXCEEDED, "CKR_TOKEN_RESOURCE_EXCEEDED", C::Retry},
-    {CKR_OPERATION_CANCEL_FAILED, "CKR_OPERATION_CANCEL_FAILED", C::Fatal},
+    {kTokenResourceExceeded, "CKR_TOKEN_RESOURCE_EXCEEDED", C::Retry},
+    {kOperationCancelFailed, "CKR_OPERATION_CANCEL_FAILED", C::Fatal},
     // The key's usage limit is spent: no session or login brings it back.
-    {CKR_KEY_EXHAUSTED, "CKR_KEY_EXHAUSTED", C::Fatal},
+    {kKeyExhausted, "CKR_KEY_EXHAUSTED", C::Fatal},
     // Only for asynchronous sessions, which this project never requests.
-    {CKR_PENDING, "CKR_PENDING", C::Fatal},
-    {CKR_SESSION_ASYNC_NOT_SUPPORTED, "CKR_SESSION_ASYNC_NOT_SUPPORTED", C::Unsupported},
-    {CKR_SEED_RANDOM_REQUIRED, "CKR_SEED_RANDOM_REQUIRED", C::Fatal},
-    {CKR_OPERATION_NOT_VALIDATED, "CKR_OPERATION_NOT_VALIDATED", C::Unsupported},
-    {CKR_TOKEN_NOT_INITIALIZED, "CKR_TOKEN_NOT_INITIALIZED", C::Fatal},
-    {CKR_PARAMETER_SET_NOT_SUPPORTED, "CKR_PARAMETER_SET_NOT_SUPPORTED", C::Unsupported},
+    {kPending, "CKR_PENDING", C::Fatal},
+    {kSessionAsyncNotSupported, "CKR_SESSION_ASYNC_NOT_SUPPORTED", C::Unsupported},
+    {kSeedRandomRequired, "CKR_SEED_RANDOM_REQUIRED", C::Fatal},
+    {kOperationNotValidated, "CKR_OPERATION_NOT_VALIDATED", C::Unsupported},
+    {kTokenNotInitialized, "CKR_TOKEN_NOT_INITIALIZED", C::Fatal},
+    {kParameterSetNotSupported, "CKR_PARAMETER_SET_NOT_SUPPORTED", C::Unsupported},
     {CKR_VENDOR_DEFINED, "CKR_VENDOR_DEFINED", C::Fatal},
 });
 
@@ -211,7 +192,7 @@ const RvEntry* find(CK_RV rv) noexcept {
     return it;
 }
 
-}  // namespace
+} // namespace
 
 std::span<const RvEntry> rv_table() noexcept {
     return kTable;
@@ -229,15 +210,18 @@ std::string rv_describe(CK_RV rv) {
         return e->name;
     }
     // CK_RV is an unsigned long: 64 bits on LP64, so a vendor offset can exceed 32 bits.
-    std::array<char, 64> buf{};
-    if (rv >= CKR_VENDOR_DEFINED) {
-        std::snprintf(buf.data(), buf.size(), "CKR_VENDOR_DEFINED+0x%lx",
-                      static_cast<unsigned long>(rv - CKR_VENDOR_DEFINED));
-    } else {
-        std::snprintf(buf.data(), buf.size(), "unknown CK_RV 0x%08lx",
-                      static_cast<unsigned long>(rv));
+    const bool vendor = rv >= CKR_VENDOR_DEFINED;
+    const CK_RV shown = vendor ? rv - CKR_VENDOR_DEFINED : rv;
+    std::array<char, 2 * sizeof(CK_RV)> digits{};
+    const auto res = std::to_chars(digits.begin(), digits.end(), shown, 16);
+    std::string hex(digits.begin(), res.ptr);
+    if (vendor) {
+        return "CKR_VENDOR_DEFINED+0x" + hex;
     }
-    return buf.data();
+    if (hex.size() < 8) {
+        hex.insert(0, 8 - hex.size(), '0');
+    }
+    return "unknown CK_RV 0x" + hex;
 }
 
 RvClass rv_class(CK_RV rv) noexcept {
@@ -295,4 +279,4 @@ hsmp::Error rv_error(std::string_view function, CK_RV rv, std::string context,
     return {rv_code(rv), function, rv, rv_describe(rv), std::move(context), where};
 }
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

@@ -16,16 +16,16 @@ namespace hsmp::p11 {
 
 /// What a caller does after a C_* call returned this CK_RV. Chosen by recovery action.
 enum class RvClass : std::uint8_t {
-    Ok,            ///< CKR_OK only
-    Retry,         ///< token busy or out of resources: wait briefly, retry on the same session
-    Relogin,       ///< the session lost (or never had) the user login: log in, then retry
-    Reconnect,     ///< session, token, slot or module state lost: discard the session,
-                   ///< re-open (re-initialise, re-find objects), retry once
-    PinIncorrect,  ///< the PIN was refused: never retry with the same PIN
-    PinLocked,     ///< the PIN is locked, expired or not set: only the SO can fix it
-    Unsupported,   ///< mechanism, function, attribute or key usage not available
-    Argument,      ///< the request itself is malformed (data, template, buffer, parameters)
-    Fatal,         ///< everything else, including vendor-defined and unknown values
+    Ok,           ///< CKR_OK only
+    Retry,        ///< token busy or out of resources: wait briefly, retry on the same session
+    Relogin,      ///< the session lost (or never had) the user login: log in, then retry
+    Reconnect,    ///< session, token, slot or module state lost: discard the session,
+                  ///< re-open (re-initialise, re-find objects), retry once
+    PinIncorrect, ///< the PIN was refused: never retry with the same PIN
+    PinLocked,    ///< the PIN is locked, expired or not set: only the SO can fix it
+    Unsupported,  ///< mechanism, function, attribute or key usage not available
+    Argument,     ///< the request itself is malformed (data, template, buffer, parameters)
+    Fatal,        ///< everything else, including vendor-defined and unknown values
 };
 
 /// One row of the table.
@@ -64,4 +64,4 @@ struct RvEntry {
 [[nodiscard]] hsmp::Error rv_error(std::string_view function, CK_RV rv, std::string context,
                                    std::source_location where = std::source_location::current());
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

@@ -281,7 +281,7 @@ TEST(RvName, UnknownAndVendorValues) {
     EXPECT_STREQ(hsmp::p11::rv_name(CKR_VENDOR_DEFINED), "CKR_VENDOR_DEFINED");
     EXPECT_STREQ(hsmp::p11::rv_name(CKR_VENDOR_DEFINED + 0x1234), "CKR_VENDOR_DEFINED");
     EXPECT_STREQ(hsmp::p11::rv_name(0xabcd), "CKR_UNKNOWN");
-    EXPECT_STREQ(hsmp::p11::rv_name(0x4), "CKR_UNKNOWN");  // a gap in the numbering
+    EXPECT_STREQ(hsmp::p11::rv_name(0x4), "CKR_UNKNOWN"); // a gap in the numbering
 }
 
 TEST(RvDescribe, RendersNumbersWhenTheNameIsNotEnough) {
@@ -290,6 +290,10 @@ TEST(RvDescribe, RendersNumbersWhenTheNameIsNotEnough) {
     EXPECT_EQ(hsmp::p11::rv_describe(CKR_VENDOR_DEFINED + 0x1234), "CKR_VENDOR_DEFINED+0x1234");
     EXPECT_EQ(hsmp::p11::rv_describe(0xabcd), "unknown CK_RV 0x0000abcd");
     EXPECT_EQ(hsmp::p11::rv_describe(0x1B9), "CKR_PUBLIC_KEY_INVALID");
+    EXPECT_EQ(hsmp::p11::rv_describe(0x7fffffff), "unknown CK_RV 0x7fffffff");
+    // CK_RV is 64 bits on LP64; vendor offsets beyond 32 bits keep every digit.
+    EXPECT_EQ(hsmp::p11::rv_describe(CKR_VENDOR_DEFINED + 0x100000000UL),
+              "CKR_VENDOR_DEFINED+0x100000000");
 }
 
 TEST(RvError, CarriesCodeFunctionValueAndName) {
@@ -317,4 +321,4 @@ TEST(RvClassName, EveryClassHasADistinctName) {
     EXPECT_EQ(names.size(), 9U);
 }
 
-}  // namespace
+} // namespace
