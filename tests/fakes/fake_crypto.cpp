@@ -17,7 +17,7 @@ namespace {
 struct MechSpec {
     CK_MECHANISM_TYPE mech;
     CK_KEY_TYPE key_type;
-    CK_MECHANISM_TYPE digest;  ///< hash applied by the token, 0 for raw input
+    CK_MECHANISM_TYPE digest; ///< hash applied by the token, 0 for raw input
     bool pss;
 };
 
@@ -169,7 +169,7 @@ CK_RV compute(const SignOp& op, EVP_PKEY* key, Bytes& out) {
         }
     } else {
         std::unique_ptr<EVP_MD_CTX, CtxFree> md_ctx(EVP_MD_CTX_new());
-        EVP_PKEY_CTX* pctx = nullptr;  // owned by md_ctx
+        EVP_PKEY_CTX* pctx = nullptr; // owned by md_ctx
         if (!md_ctx ||
             EVP_DigestSignInit(md_ctx.get(), &pctx, md_of(spec.digest), nullptr, key) != 1) {
             return CKR_GENERAL_ERROR;
@@ -226,7 +226,7 @@ CK_RV finish(Call& call, Session& s, CK_BYTE_PTR out, CK_ULONG_PTR out_len) {
     return CKR_OK;
 }
 
-}  // namespace
+} // namespace
 
 CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key) {
     Call call("C_SignInit");
@@ -370,4 +370,4 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len) {
     return len == 0 || RAND_bytes(out, static_cast<int>(len)) == 1 ? CKR_OK : CKR_FUNCTION_FAILED;
 }
 
-}  // namespace fake
+} // namespace fake

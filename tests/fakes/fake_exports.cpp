@@ -125,8 +125,8 @@ CK_UTF8CHAR g_interface_name[] = "PKCS 11";
 FakeInterface g_interface = {g_interface_name, &g_functions, 0};
 #endif
 
-}  // namespace
-}  // namespace fake
+} // namespace
+} // namespace fake
 
 extern "C" {
 
@@ -186,4 +186,4 @@ __attribute__((visibility("default"))) CK_RV C_GetInterface(CK_UTF8CHAR_PTR name
 }
 #endif
 
-}  // extern "C"
+} // extern "C"

@@ -46,7 +46,7 @@ Bytes ec_point(EVP_PKEY* k) {
     Bytes point(len);
     EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size(), &len);
     Bytes out(2 + len);
-    out[0] = 0x04;  // OCTET STRING, short-form length (a P-256 point is 65 bytes)
+    out[0] = 0x04; // OCTET STRING, short-form length (a P-256 point is 65 bytes)
     out[1] = static_cast<unsigned char>(len);
     std::copy(point.begin(), point.end(), out.begin() + 2);
     return out;
@@ -132,7 +132,7 @@ void common_key(Object& o, const Pkey& key, std::string_view label, const Bytes&
     }
 }
 
-}  // namespace
+} // namespace
 
 const Material& material() {
     // Generated on first use, not at dlopen: loading the module stays fast.
@@ -202,4 +202,4 @@ Object make_certificate(const Material& m, std::string_view label, const Bytes& 
     return o;
 }
 
-}  // namespace fake
+} // namespace fake

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <openssl/evp.h>
+#include <sys/types.h>
 
 #include <cstddef>
 #include <map>
@@ -15,13 +16,11 @@
 #include <string_view>
 #include <vector>
 
-#include <sys/types.h>
-
+// Last, and kept apart from the blocks above: p11-kit's compatibility mode maps common
+// words onto struct member names (value → pValue, count → ulCount, ...), which must not
+// reach the standard headers. Once the structs are declared the macros are dropped so
+// they cannot rewrite identifiers below either.
 #include <p11-kit/pkcs11.h>
-
-// p11-kit's compatibility mode maps these common words onto struct member names
-// (value → pValue, count → ulCount, ...). The structs are declared by now; drop the
-// macros so they cannot rewrite standard-library or local identifiers below.
 #undef value
 #undef count
 #undef params
@@ -62,7 +61,7 @@ struct Object {
 };
 
 struct Token {
-    CK_SLOT_ID default_id = 0;  ///< the id after fake_reset; renumbering adds to it
+    CK_SLOT_ID default_id = 0; ///< the id after fake_reset; renumbering adds to it
     CK_SLOT_ID slot_id = 0;
     std::string label;
     std::string serial;
@@ -87,7 +86,7 @@ struct SignOp {
 };
 
 struct Session {
-    std::size_t token = 0;  ///< index into State::tokens
+    std::size_t token = 0; ///< index into State::tokens
     CK_FLAGS flags = 0;
     std::optional<FindOp> find;
     std::optional<SignOp> sign;
@@ -95,7 +94,7 @@ struct Session {
 
 struct Fault {
     CK_RV rv = CKR_OK;
-    int remaining = 0;  ///< -1: forever
+    int remaining = 0; ///< -1: forever
 };
 
 struct State {
@@ -222,4 +221,4 @@ CK_RV C_SignUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR part, CK_ULONG len);
 CK_RV C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len);
 CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len);
 
-}  // namespace fake
+} // namespace fake

@@ -2,8 +2,9 @@
 // checks the behaviour the provider's tests rely on: initialisation and fork rules, PIN
 // counter, object search and attributes, session object lifetime, verifiable signatures,
 // fault injection, token removal and slot renumbering.
-#include <gtest/gtest.h>
+#include "fake_control.h"
 
+#include <gtest/gtest.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -11,6 +12,8 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,11 +24,8 @@
 #include <thread>
 #include <vector>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "fake_control.h"
-
+// Last and on its own: p11-kit's compatibility macros (value, count, ...) must not reach
+// the standard headers, and are dropped once the structs are declared.
 #include <p11-kit/pkcs11.h>
 #undef value
 #undef count
@@ -42,7 +42,7 @@ constexpr CK_SLOT_ID kSlot = 7;
 constexpr CK_SLOT_ID kOtherSlot = 42;
 
 FakeControl& control() {
-    static FakeControl ctl(HSMP_FAKE_SO);  // stays loaded for the whole test binary
+    static FakeControl ctl(HSMP_FAKE_SO); // stays loaded for the whole test binary
     return ctl;
 }
 
@@ -150,7 +150,7 @@ protected:
 
     PkeyPtr ec_public(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE pub) {
         const Bytes der = attr(h, pub, CKA_EC_POINT);
-        EXPECT_EQ(der.size(), 67U);  // OCTET STRING (04 41) around an uncompressed point
+        EXPECT_EQ(der.size(), 67U); // OCTET STRING (04 41) around an uncompressed point
         EXPECT_EQ(der[0], 0x04);
         OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
         OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0);
@@ -229,7 +229,7 @@ TEST_F(FakeModule, InitialiseAndFinaliseFollowTheSpec) {
 TEST_F(FakeModule, InitArgsAreCheckedAndRecorded) {
     CK_C_INITIALIZE_ARGS args{};
     args.CreateMutex = [](CK_VOID_PTR_PTR) -> CK_RV { return CKR_OK; };
-    EXPECT_EQ(m_f->C_Initialize(&args), CKR_ARGUMENTS_BAD);  // one of four functions
+    EXPECT_EQ(m_f->C_Initialize(&args), CKR_ARGUMENTS_BAD); // one of four functions
 
     CK_C_INITIALIZE_ARGS os{};
     os.flags = CKF_OS_LOCKING_OK;
@@ -272,7 +272,7 @@ TEST_F(FakeModule, GetInterfaceOffersPkcs11Only) {
     EXPECT_EQ(get(vendor, nullptr, &iface, 0), CKR_ARGUMENTS_BAD);
     CK_VERSION v30{3, 0};
     EXPECT_EQ(get(pkcs11, &v30, &iface, 0), CKR_ARGUMENTS_BAD);
-    EXPECT_EQ(get(nullptr, nullptr, &iface, 1), CKR_ARGUMENTS_BAD);  // fork-safe not offered
+    EXPECT_EQ(get(nullptr, nullptr, &iface, 1), CKR_ARGUMENTS_BAD); // fork-safe not offered
 }
 
 TEST_F(FakeModule, V2VariantExportsOnlyGetFunctionList) {
@@ -280,7 +280,7 @@ TEST_F(FakeModule, V2VariantExportsOnlyGetFunctionList) {
     ASSERT_NE(v2, nullptr) << dlerror();
     EXPECT_NE(dlsym(v2, "C_GetFunctionList"), nullptr);
     EXPECT_EQ(dlsym(v2, "C_GetInterface"), nullptr);
-    EXPECT_EQ(dlsym(v2, "C_Login"), nullptr);  // only reachable through the list
+    EXPECT_EQ(dlsym(v2, "C_Login"), nullptr); // only reachable through the list
     dlclose(v2);
 }
 
@@ -376,7 +376,7 @@ TEST_F(FakeModule, TokenRemovalInvalidatesSessions) {
     control().fake_insert_token(kSlot);
     const CK_SESSION_HANDLE fresh = open();
     ASSERT_EQ(m_f->C_GetSessionInfo(fresh, &si), CKR_OK);
-    EXPECT_EQ(si.state, CKS_RO_PUBLIC_SESSION);  // the login went with the token
+    EXPECT_EQ(si.state, CKS_RO_PUBLIC_SESSION); // the login went with the token
 }
 
 TEST_F(FakeModule, RenumberingGivesNewSlotIdsOnEveryInitialize) {
@@ -414,7 +414,7 @@ TEST_F(FakeModule, SessionRulesAndLimits) {
     open();
     EXPECT_EQ(m_f->C_OpenSession(kSlot, CKF_SERIAL_SESSION, nullptr, nullptr, &h),
               CKR_SESSION_COUNT);
-    open(kOtherSlot);  // the limit is per token
+    open(kOtherSlot); // the limit is per token
     EXPECT_EQ(control().fake_open_sessions(), 3U);
     EXPECT_EQ(m_f->C_CloseSession(a), CKR_OK);
     EXPECT_EQ(m_f->C_CloseSession(a), CKR_SESSION_HANDLE_INVALID);
@@ -455,8 +455,8 @@ TEST_F(FakeModule, WrongPinsCountDownToLocked) {
     EXPECT_NE(token_flags() & CKF_USER_PIN_FINAL_TRY, 0U);
     EXPECT_EQ(login(h, "0000"), CKR_PIN_INCORRECT);
     EXPECT_NE(token_flags() & CKF_USER_PIN_LOCKED, 0U);
-    EXPECT_EQ(login(h, "1234"), CKR_PIN_LOCKED);                   // even the right PIN
-    EXPECT_EQ(token_flags(kOtherSlot) & CKF_USER_PIN_LOCKED, 0U);  // per token
+    EXPECT_EQ(login(h, "1234"), CKR_PIN_LOCKED);                  // even the right PIN
+    EXPECT_EQ(token_flags(kOtherSlot) & CKF_USER_PIN_LOCKED, 0U); // per token
 }
 
 TEST_F(FakeModule, CorrectPinResetsTheCounter) {
@@ -489,7 +489,7 @@ TEST_F(FakeModule, FindMatchesTemplatesAndHidesPrivateObjects) {
     char dup[] = "dup";
     EXPECT_EQ(find(h, {{CKA_CLASS, &priv, sizeof priv}, {CKA_LABEL, dup, 3}}).size(), 2U);
     CK_BYTE id1 = 0x01;
-    EXPECT_EQ(find(h, {{CKA_ID, &id1, 1}}).size(), 3U);  // public, private, certificate
+    EXPECT_EQ(find(h, {{CKA_ID, &id1, 1}}).size(), 3U); // public, private, certificate
     CK_KEY_TYPE ec = CKK_EC;
     EXPECT_EQ(find(h, {{CKA_KEY_TYPE, &ec, sizeof ec}}).size(), 2U);
     CK_BBOOL yes = CK_TRUE;
@@ -516,12 +516,12 @@ TEST_F(FakeModule, GetAttributeValueFollowsTheSpecCases) {
     CK_BBOOL sensitive = CK_FALSE;
     CK_BYTE label[16];
     CK_ATTRIBUTE t[] = {
-        {CKA_MODULUS, nullptr, 0},                      // length only
-        {CKA_PUBLIC_EXPONENT, small, 1},                // too small
-        {CKA_PRIVATE_EXPONENT, nullptr, 0},             // sensitive
-        {CKA_EC_POINT, nullptr, 0},                     // not an RSA attribute
-        {CKA_SENSITIVE, &sensitive, sizeof sensitive},  // fine
-        {CKA_LABEL, label, sizeof label},               // fine, shorter than the buffer
+        {CKA_MODULUS, nullptr, 0},                     // length only
+        {CKA_PUBLIC_EXPONENT, small, 1},               // too small
+        {CKA_PRIVATE_EXPONENT, nullptr, 0},            // sensitive
+        {CKA_EC_POINT, nullptr, 0},                    // not an RSA attribute
+        {CKA_SENSITIVE, &sensitive, sizeof sensitive}, // fine
+        {CKA_LABEL, label, sizeof label},              // fine, shorter than the buffer
     };
     const CK_RV rv = m_f->C_GetAttributeValue(h, rsa, t, 6);
     EXPECT_TRUE(rv == CKR_BUFFER_TOO_SMALL || rv == CKR_ATTRIBUTE_SENSITIVE ||
@@ -571,7 +571,7 @@ TEST_F(FakeModule, SessionObjectCopiesDieWithTheirSession) {
     CK_OBJECT_HANDLE copy = 0;
     ASSERT_EQ(m_f->C_CopyObject(a, pub, tmpl, 1, &copy), CKR_OK);
     EXPECT_NE(copy, pub);
-    EXPECT_EQ(attr(b, copy, CKA_TOKEN), Bytes{CK_FALSE});  // visible to the other session
+    EXPECT_EQ(attr(b, copy, CKA_TOKEN), Bytes{CK_FALSE}); // visible to the other session
     EXPECT_EQ(find_one(b, CKO_PUBLIC_KEY, "copy"), copy);
     CK_BBOOL yes = CK_TRUE;
     CK_ATTRIBUTE to_token[] = {{CKA_TOKEN, &yes, 1}};
@@ -658,7 +658,7 @@ TEST_F(FakeModule, EcdsaSignaturesAreFixedWidthAndVerify) {
     const CK_OBJECT_HANDLE priv = find_one(h, CKO_PRIVATE_KEY, "ec");
     PkeyPtr pub = ec_public(h, find_one(h, CKO_PUBLIC_KEY, "ec"));
     const Bytes digest = sha256(kMessage);
-    for (int i = 0; i < 8; ++i) {  // r or s with leading zeros must still be 32 bytes
+    for (int i = 0; i < 8; ++i) { // r or s with leading zeros must still be 32 bytes
         const Bytes raw = sign(h, {CKM_ECDSA, nullptr, 0}, priv, digest);
         ASSERT_EQ(raw.size(), 64U);
         EXPECT_TRUE(verify_ecdsa_digest(pub.get(), digest, raw));
@@ -683,7 +683,7 @@ TEST_F(FakeModule, SignLengthProtocolAndMultiPart) {
     CK_ULONG len = sig.size();
     EXPECT_EQ(m_f->C_Sign(h, data.data(), data.size(), sig.data(), &len), CKR_BUFFER_TOO_SMALL);
     EXPECT_EQ(len, 256U);
-    sig.resize(len);  // the operation is still active after CKR_BUFFER_TOO_SMALL
+    sig.resize(len); // the operation is still active after CKR_BUFFER_TOO_SMALL
     ASSERT_EQ(m_f->C_Sign(h, data.data(), data.size(), sig.data(), &len), CKR_OK);
     EXPECT_TRUE(verify(pub.get(), EVP_sha256(), kMessage, sig, 0));
     EXPECT_EQ(m_f->C_Sign(h, data.data(), data.size(), sig.data(), &len),
@@ -696,7 +696,7 @@ TEST_F(FakeModule, SignLengthProtocolAndMultiPart) {
     ASSERT_EQ(m_f->C_SignFinal(h, nullptr, &len), CKR_OK);
     Bytes multi(len);
     ASSERT_EQ(m_f->C_SignFinal(h, multi.data(), &len), CKR_OK);
-    EXPECT_EQ(multi, sig);  // PKCS#1 v1.5 is deterministic
+    EXPECT_EQ(multi, sig); // PKCS#1 v1.5 is deterministic
 }
 
 TEST_F(FakeModule, PrivateKeysNeedLogin) {
@@ -744,7 +744,7 @@ TEST_F(FakeModule, FaultsAreInjectedCountedAndCleared) {
     control().fake_fail("C_Login", CKR_PIN_INCORRECT, 2);
     EXPECT_EQ(login(h), CKR_PIN_INCORRECT);
     EXPECT_EQ(login(h), CKR_PIN_INCORRECT);
-    EXPECT_EQ(token_flags() & CKF_USER_PIN_COUNT_LOW, 0U);  // nothing really happened
+    EXPECT_EQ(token_flags() & CKF_USER_PIN_COUNT_LOW, 0U); // nothing really happened
     EXPECT_EQ(login(h), CKR_OK);
     EXPECT_EQ(control().fake_call_count("C_Login"), 3U);
 
@@ -809,8 +809,8 @@ TEST_F(FakeModule, ForkedChildMustReinitialise) {
     ASSERT_TRUE(WIFEXITED(status));
     EXPECT_EQ(WEXITSTATUS(status), 0) << "child failed at step " << WEXITSTATUS(status);
     CK_SESSION_INFO si{};
-    ASSERT_EQ(m_f->C_GetSessionInfo(h, &si), CKR_OK);  // the parent is untouched
+    ASSERT_EQ(m_f->C_GetSessionInfo(h, &si), CKR_OK); // the parent is untouched
     EXPECT_EQ(si.state, CKS_RO_USER_FUNCTIONS);
 }
 
-}  // namespace
+} // namespace

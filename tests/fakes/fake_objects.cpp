@@ -126,7 +126,7 @@ CK_RV private_key_from_attributes(Object& o) {
     return CKR_OK;
 }
 
-}  // namespace
+} // namespace
 
 CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n) {
     Call call("C_FindObjectsInit");
@@ -378,4 +378,4 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n,
     return CKR_OK;
 }
 
-}  // namespace fake
+} // namespace fake

@@ -52,7 +52,7 @@ CK_RV login_user(State& st, Token& t, std::string_view pin) {
     return CKR_OK;
 }
 
-}  // namespace
+} // namespace
 
 CK_RV C_OpenSession(CK_SLOT_ID id, CK_FLAGS flags, CK_VOID_PTR /*app*/, CK_NOTIFY /*notify*/,
                     CK_SESSION_HANDLE_PTR out) {
@@ -195,4 +195,4 @@ CK_RV C_Logout(CK_SESSION_HANDLE h) {
     return CKR_OK;
 }
 
-}  // namespace fake
+} // namespace fake

@@ -133,7 +133,7 @@ void atfork_release() {
     state_mutex().unlock();
 }
 
-}  // namespace
+} // namespace
 
 void reset_locked(State& st) {
     const Material& m = material();
@@ -240,7 +240,7 @@ void pad(CK_UTF8CHAR* dst, std::size_t n, std::string_view src) {
     std::memcpy(dst, src.data(), std::min(n, src.size()));
 }
 
-}  // namespace fake
+} // namespace fake
 
 // --- control API --------------------------------------------------------------------------
 
@@ -258,7 +258,7 @@ fake::Token* control_token(fake::State& st, unsigned long slot_id) {
     return nullptr;
 }
 
-}  // namespace
+} // namespace
 
 extern "C" {
 
@@ -363,4 +363,4 @@ void fake_set_sign_delay_us(unsigned long us) {
     state().sign_delay_us = us;
 }
 
-}  // extern "C"
+} // extern "C"

@@ -63,7 +63,7 @@ void renumber(State& st) {
     }
 }
 
-}  // namespace
+} // namespace
 
 CK_RV C_Initialize(CK_VOID_PTR args) {
     Call call("C_Initialize", false);
@@ -210,7 +210,7 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID id, CK_TOKEN_INFO_PTR info) {
             ++rw;
         }
     }
-    info->ulMaxSessionCount = st.max_sessions;  // 0 is CK_EFFECTIVELY_INFINITE
+    info->ulMaxSessionCount = st.max_sessions; // 0 is CK_EFFECTIVELY_INFINITE
     info->ulSessionCount = st.sessions_on(idx);
     info->ulMaxRwSessionCount = st.max_sessions;
     info->ulRwSessionCount = rw;
@@ -277,4 +277,4 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID id, CK_MECHANISM_TYPE type, CK_MECHANISM_INF
     return CKR_MECHANISM_INVALID;
 }
 
-}  // namespace fake
+} // namespace fake
