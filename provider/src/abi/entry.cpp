@@ -56,19 +56,20 @@ const OSSL_ALGORITHM* prov_query_operation(void* /*provctx*/, int /*operation_id
     return nullptr;
 }
 
-void prov_teardown(void* provctx) noexcept { delete static_cast<ProviderContext*>(provctx); }
+void prov_teardown(void* provctx) noexcept {
+    delete static_cast<ProviderContext*>(provctx);
+}
 
-template <class Fn>
-OSSL_DISPATCH entry(int id, Fn fn) {
+template <class Fn> OSSL_DISPATCH entry(int id, Fn fn) {
     return OSSL_DISPATCH{id, reinterpret_cast<void (*)()>(fn)};
 }
 
-}  // namespace
-}  // namespace hsmp::abi
+} // namespace
+} // namespace hsmp::abi
 
-extern "C" __attribute__((visibility("default"))) int OSSL_provider_init(
-    const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* /*in*/, const OSSL_DISPATCH** out,
-    void** provctx) noexcept {
+extern "C" __attribute__((visibility("default"))) int
+OSSL_provider_init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* /*in*/,
+                   const OSSL_DISPATCH** out, void** provctx) noexcept {
     using namespace hsmp::abi;
     static const OSSL_DISPATCH kTable[] = {
         entry(OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, &prov_gettable_params),

@@ -58,4 +58,4 @@ Error Error::with_context(std::string_view outer) const {
     return copy;
 }
 
-}  // namespace hsmp
+} // namespace hsmp

@@ -14,14 +14,14 @@ namespace hsmp {
 
 /// What the caller does next. Chosen by recovery action, not by origin.
 enum class Code : std::uint8_t {
-    NotFound,         ///< a URI matched no object, token or module
-    Ambiguous,        ///< more than one private key matched
-    Unauthenticated,  ///< PIN missing, wrong, or refused by the anti-lockout rules
-    Locked,           ///< PIN locked: the security officer must reset it
-    Unavailable,      ///< token removed, session invalid, busy: retry on a fresh session
-    Unsupported,      ///< mechanism, parameter or feature not available
-    InvalidArgument,  ///< caller input is malformed
-    Internal,         ///< a bug or an unexpected library failure
+    NotFound,        ///< a URI matched no object, token or module
+    Ambiguous,       ///< more than one private key matched
+    Unauthenticated, ///< PIN missing, wrong, or refused by the anti-lockout rules
+    Locked,          ///< PIN locked: the security officer must reset it
+    Unavailable,     ///< token removed, session invalid, busy: retry on a fresh session
+    Unsupported,     ///< mechanism, parameter or feature not available
+    InvalidArgument, ///< caller input is malformed
+    Internal,        ///< a bug or an unexpected library failure
 };
 
 /// Stable lower-case name of a Code, for messages and tests.
@@ -64,4 +64,4 @@ private:
     std::source_location m_where;
 };
 
-}  // namespace hsmp
+} // namespace hsmp

@@ -26,7 +26,9 @@ SecureBuffer::SecureBuffer(std::string_view bytes) {
     std::memcpy(m_data, bytes.data(), m_size);
 }
 
-SecureBuffer::~SecureBuffer() { clear(); }
+SecureBuffer::~SecureBuffer() {
+    clear();
+}
 
 SecureBuffer::SecureBuffer(SecureBuffer&& other) noexcept
     : m_data(other.m_data), m_size(other.m_size) {
@@ -61,9 +63,10 @@ bool SecureBuffer::equals(std::string_view other) const noexcept {
     }
     unsigned char diff = 0;
     for (std::size_t i = 0; i < m_size; ++i) {
-        diff = static_cast<unsigned char>(diff | (m_data[i] ^ static_cast<unsigned char>(other[i])));
+        diff =
+            static_cast<unsigned char>(diff | (m_data[i] ^ static_cast<unsigned char>(other[i])));
     }
     return diff == 0;
 }
 
-}  // namespace hsmp
+} // namespace hsmp

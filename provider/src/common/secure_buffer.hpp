@@ -41,4 +41,4 @@ private:
 /// Overwrites memory in a way the compiler may not elide.
 void secure_wipe(void* ptr, std::size_t len) noexcept;
 
-}  // namespace hsmp
+} // namespace hsmp

@@ -6,12 +6,14 @@ namespace hsmp::obs {
 
 namespace {
 std::atomic<CallObserver> g_call_observer{nullptr};
-}  // namespace
+} // namespace
 
 void set_call_observer(CallObserver observer) noexcept {
     g_call_observer.store(observer, std::memory_order_release);
 }
 
-CallObserver call_observer() noexcept { return g_call_observer.load(std::memory_order_acquire); }
+CallObserver call_observer() noexcept {
+    return g_call_observer.load(std::memory_order_acquire);
+}
 
-}  // namespace hsmp::obs
+} // namespace hsmp::obs

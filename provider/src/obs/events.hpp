@@ -11,8 +11,8 @@ namespace hsmp::obs {
 
 /// One call into a PKCS#11 module, reported by the pkcs11 layer's call wrapper.
 struct CallEvent {
-    std::string_view function;  ///< "C_Sign"; a string literal, valid forever
-    unsigned long rv;           ///< CK_RV returned
+    std::string_view function; ///< "C_Sign"; a string literal, valid forever
+    unsigned long rv;          ///< CK_RV returned
     std::chrono::nanoseconds duration;
 };
 
@@ -24,4 +24,4 @@ using CallObserver = void (*)(const CallEvent& event) noexcept;
 void set_call_observer(CallObserver observer) noexcept;
 [[nodiscard]] CallObserver call_observer() noexcept;
 
-}  // namespace hsmp::obs
+} // namespace hsmp::obs

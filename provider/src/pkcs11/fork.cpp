@@ -21,12 +21,12 @@ struct Entry {
 // be dlclose'd; a never-destroyed registry keeps both safe.
 struct Registry {
     std::mutex mutex;
-    std::vector<Entry> entries;  // kept sorted by (rank, seq)
+    std::vector<Entry> entries; // kept sorted by (rank, seq)
     std::uint64_t next_seq = 0;
 };
 
 Registry& registry() {
-    static auto* r = new Registry();  // NOLINT(cppcoreguidelines-owning-memory)
+    static auto* r = new Registry(); // NOLINT(cppcoreguidelines-owning-memory)
     return *r;
 }
 
@@ -64,7 +64,7 @@ void install_once() {
     });
 }
 
-}  // namespace
+} // namespace
 
 std::uint64_t process_generation() noexcept {
     install_once();
@@ -95,4 +95,4 @@ ForkLock::~ForkLock() {
     std::erase_if(r.entries, [this](const Entry& e) { return e.mutex == m_mutex; });
 }
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

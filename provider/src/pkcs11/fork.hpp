@@ -36,4 +36,4 @@ private:
     std::mutex* m_mutex;
 };
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

@@ -7,9 +7,11 @@ namespace hsmp::p11 {
 
 namespace {
 
-uri::Version version_of(const CK_VERSION& v) { return {v.major, v.minor}; }
+uri::Version version_of(const CK_VERSION& v) {
+    return {v.major, v.minor};
+}
 
-}  // namespace
+} // namespace
 
 Result<std::optional<Pin>> uri_pin(const uri::Uri& uri) {
     if (uri.pin_value) {
@@ -36,7 +38,7 @@ Result<std::shared_ptr<Module>> Library::module_for(const uri::Uri& uri) {
     } else if (uri.module_name) {
         spec = ModuleSpec{{}, *uri.module_name, {}};
     }
-    std::string key = !spec.path.empty() ? spec.path
+    std::string key = !spec.path.empty()   ? spec.path
                       : !spec.name.empty() ? "name:" + spec.name
                                            : std::string(p11kit_proxy_path());
     std::shared_ptr<Module> module;
@@ -128,11 +130,9 @@ Result<Selection> Library::select(const uri::Uri& uri, PinCallback callback) {
     for (const CK_SLOT_ID slot : slots) {
         CK_SLOT_INFO sinfo{};
         CK_TOKEN_INFO tinfo{};
-        if (mod.call("C_GetSlotInfo", &CK_FUNCTION_LIST::C_GetSlotInfo, slot, &sinfo) !=
-                CKR_OK ||
-            mod.call("C_GetTokenInfo", &CK_FUNCTION_LIST::C_GetTokenInfo, slot, &tinfo) !=
-                CKR_OK) {
-            continue;  // removed meanwhile
+        if (mod.call("C_GetSlotInfo", &CK_FUNCTION_LIST::C_GetSlotInfo, slot, &sinfo) != CKR_OK ||
+            mod.call("C_GetTokenInfo", &CK_FUNCTION_LIST::C_GetTokenInfo, slot, &tinfo) != CKR_OK) {
+            continue; // removed meanwhile
         }
         const TokenIdentity ident = identity_of(tinfo);
         present.push_back("\"" + ident.label + "\"");
@@ -180,10 +180,9 @@ Result<std::vector<std::shared_ptr<Object>>> Library::find(const uri::Uri& uri,
     for (const auto& token : selection->tokens) {
         const bool wants_private =
             std::find(classes.begin(), classes.end(), CKO_PRIVATE_KEY) != classes.end();
-        const bool login =
-            m_config.login_behavior == LoginBehavior::Always ||
-            (m_config.login_behavior == LoginBehavior::Auto && wants_private &&
-             token->login_required());
+        const bool login = m_config.login_behavior == LoginBehavior::Always ||
+                           (m_config.login_behavior == LoginBehavior::Auto && wants_private &&
+                            token->login_required());
         if (login) {
             if (auto r = token->login(selection->pins); !r) {
                 return r.error().with_context(uri::format_redacted(uri));
@@ -208,8 +207,7 @@ Result<std::vector<std::shared_ptr<Object>>> Library::find(const uri::Uri& uri,
 Result<std::shared_ptr<Object>> Library::find_private_key(const uri::Uri& uri,
                                                           PinCallback callback) {
     if (uri.type && *uri.type != uri::ObjectType::Private) {
-        return Error(Code::InvalidArgument, uri::format_redacted(uri) +
-                                                " names a " +
+        return Error(Code::InvalidArgument, uri::format_redacted(uri) + " names a " +
                                                 std::string(uri::type_name(*uri.type)) +
                                                 " object, not a private key");
     }
@@ -229,4 +227,4 @@ Result<std::shared_ptr<Object>> Library::find_private_key(const uri::Uri& uri,
     return found->front();
 }
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

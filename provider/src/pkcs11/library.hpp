@@ -22,9 +22,9 @@ namespace hsmp::p11 {
 
 /// pkcs11-module-login-behavior: when to log in before a search.
 enum class LoginBehavior : std::uint8_t {
-    Auto,    ///< log in when private objects are wanted and the token requires login
-    Always,  ///< log in before every search (HSMs that hide public objects too)
-    Never,   ///< never log in while searching
+    Auto,   ///< log in when private objects are wanted and the token requires login
+    Always, ///< log in before every search (HSMs that hide public objects too)
+    Never,  ///< never log in while searching
 };
 
 struct LibraryConfig {
@@ -74,16 +74,16 @@ public:
     [[nodiscard]] const LibraryConfig& config() const noexcept { return m_config; }
 
 private:
-    Result<std::shared_ptr<Token>> token_for(const std::shared_ptr<Module>& module,
-                                             CK_SLOT_ID slot, const CK_TOKEN_INFO& info);
+    Result<std::shared_ptr<Token>> token_for(const std::shared_ptr<Module>& module, CK_SLOT_ID slot,
+                                             const CK_TOKEN_INFO& info);
 
     LibraryConfig m_config;
-    std::mutex m_mutex;  // guards the maps below; never held across a module call
-    std::map<std::string, std::shared_ptr<Module>> m_modules;  // by resolved path
+    std::mutex m_mutex; // guards the maps below; never held across a module call
+    std::map<std::string, std::shared_ptr<Module>> m_modules; // by resolved path
     std::vector<std::shared_ptr<Token>> m_tokens;
 };
 
 /// The PIN sources a URI carries (pin-value, pin-source), read now.
 [[nodiscard]] Result<std::optional<Pin>> uri_pin(const uri::Uri& uri);
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

@@ -1,14 +1,16 @@
 #include "pkcs11/module.hpp"
 
 #include <dlfcn.h>
-#include <sys/stat.h>
-
 #include <openssl/err.h>
 #include <p11-kit/p11-kit.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <utility>
 
 #ifndef HSMP_P11KIT_PROXY
@@ -21,6 +23,33 @@ namespace {
 
 // Plain bool: trivially destructible, so safe if the provider is dlclose'd.
 thread_local bool t_in_module_call = false;
+
+// The process generation in which this library last initialised each module (keyed by
+// function table). It outlives Module objects, so a Module created in a forked child
+// knows that a CKR_CRYPTOKI_ALREADY_INITIALIZED there is state inherited from our parent,
+// not an initialisation by another library in this process. Leaked on purpose (atexit).
+struct InitRecords {
+    std::mutex mutex;
+    std::map<const CK_FUNCTION_LIST*, std::uint64_t> generation;
+};
+
+InitRecords& init_records() {
+    static auto* records = new InitRecords(); // NOLINT(cppcoreguidelines-owning-memory)
+    return *records;
+}
+
+std::optional<std::uint64_t> last_init_generation(const CK_FUNCTION_LIST* functions) {
+    InitRecords& r = init_records();
+    const std::lock_guard lock(r.mutex);
+    auto it = r.generation.find(functions);
+    return it == r.generation.end() ? std::nullopt : std::optional(it->second);
+}
+
+void record_init_generation(const CK_FUNCTION_LIST* functions, std::uint64_t gen) {
+    InitRecords& r = init_records();
+    const std::lock_guard lock(r.mutex);
+    r.generation[functions] = gen;
+}
 
 std::string errno_text(int err) {
     char buf[256] = {};
@@ -36,17 +65,20 @@ Result<void> check_module_file(const std::string& path) {
                      "PKCS#11 module \"" + path + "\": " + errno_text(err));
     }
     if (!S_ISREG(st.st_mode)) {
-        return Error(Code::InvalidArgument,
-                     "PKCS#11 module \"" + path + "\": not a regular file");
+        return Error(Code::InvalidArgument, "PKCS#11 module \"" + path + "\": not a regular file");
     }
     return ok();
 }
 
-}  // namespace
+} // namespace
 
-std::string_view p11kit_proxy_path() noexcept { return HSMP_P11KIT_PROXY; }
+std::string_view p11kit_proxy_path() noexcept {
+    return HSMP_P11KIT_PROXY;
+}
 
-bool in_module_call() noexcept { return t_in_module_call; }
+bool in_module_call() noexcept {
+    return t_in_module_call;
+}
 
 Result<std::string> p11kit_module_path(std::string_view name) {
     // Unmanaged and uninitialised: only the registry's configuration is read.
@@ -70,10 +102,10 @@ Result<std::string> p11kit_module_path(std::string_view name) {
             char* file = p11_kit_module_get_filename(*it);
             if (file != nullptr) {
                 result = file;
-                free(file);  // NOLINT(cppcoreguidelines-no-malloc)
+                free(file); // NOLINT(cppcoreguidelines-no-malloc)
             }
         }
-        free(mod_name);  // NOLINT(cppcoreguidelines-no-malloc)
+        free(mod_name); // NOLINT(cppcoreguidelines-no-malloc)
     }
     p11_kit_modules_release(modules);
     if (result.empty()) {
@@ -117,8 +149,7 @@ Result<std::shared_ptr<Module>> Module::load(const ModuleSpec& spec) {
     module->m_handle = handle;
 
     // Prefer the 3.0 interface; fall back to the 2.x function list.
-    auto get_interface =
-        reinterpret_cast<hsmp_C_GetInterface_fn>(dlsym(handle, "C_GetInterface"));
+    auto get_interface = reinterpret_cast<hsmp_C_GetInterface_fn>(dlsym(handle, "C_GetInterface"));
     if (get_interface != nullptr) {
         HSMP_CK_INTERFACE* iface = nullptr;
         CK_UTF8CHAR name[] = "PKCS 11";
@@ -182,7 +213,7 @@ Result<void> Module::ensure_initialized() {
 
 Result<void> Module::reinitialize() {
     const std::lock_guard lock(m_mutex);
-    return initialize_locked(m_initialized);
+    return initialize_locked(last_init_generation(m_functions).has_value());
 }
 
 Result<void> Module::initialize_locked(bool finalize_first) {
@@ -194,19 +225,23 @@ Result<void> Module::initialize_locked(bool finalize_first) {
     args.flags = CKF_OS_LOCKING_OK;
     args.pReserved = m_init_args.empty() ? nullptr : m_init_args.data();
     CK_RV rv = call("C_Initialize", &CK_FUNCTION_LIST::C_Initialize, &args);
-    if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED && m_initialized) {
-        // Our own initialisation, inherited across fork: start the module afresh.
-        (void)call("C_Finalize", &CK_FUNCTION_LIST::C_Finalize, nullptr);
-        rv = call("C_Initialize", &CK_FUNCTION_LIST::C_Initialize, &args);
-    }
     if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-        // Someone else in this process (another library) initialised it: usable as is.
-        rv = CKR_OK;
+        const auto last = last_init_generation(m_functions);
+        if (last && *last != gen) {
+            // Our own initialisation, inherited across fork by a module that did not notice
+            // the fork: its sessions and login are the parent's. Start it afresh.
+            (void)call("C_Finalize", &CK_FUNCTION_LIST::C_Finalize, nullptr);
+            rv = call("C_Initialize", &CK_FUNCTION_LIST::C_Initialize, &args);
+        } else {
+            // Initialised in this process already, by us or by another library sharing
+            // the module: usable as it is.
+            rv = CKR_OK;
+        }
     }
     if (rv != CKR_OK) {
         return rv_error("C_Initialize", rv, "PKCS#11 module \"" + m_path + "\"");
     }
-    m_initialized = true;
+    record_init_generation(m_functions, gen);
     m_generation.store(gen, std::memory_order_release);
     m_epoch.fetch_add(1, std::memory_order_acq_rel);
     return ok();
@@ -233,4 +268,4 @@ void Module::CallScope::finish(CK_RV rv) const noexcept {
     }
 }
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

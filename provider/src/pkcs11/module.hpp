@@ -21,9 +21,9 @@ namespace hsmp::p11 {
 /// Where a module comes from. Exactly one of path / name is used; both empty means the
 /// p11-kit proxy module, which reaches every module registered with p11-kit.
 struct ModuleSpec {
-    std::string path;       ///< absolute path of the shared object
-    std::string name;       ///< p11-kit registry name (URI module-name)
-    std::string init_args;  ///< CK_C_INITIALIZE_ARGS.pReserved (NSS softokn: configDir=...)
+    std::string path;      ///< absolute path of the shared object
+    std::string name;      ///< p11-kit registry name (URI module-name)
+    std::string init_args; ///< CK_C_INITIALIZE_ARGS.pReserved (NSS softokn: configDir=...)
 };
 
 /// Path of p11-kit's proxy module on this system.
@@ -117,11 +117,10 @@ private:
     CK_FUNCTION_LIST* m_functions = nullptr;
     bool m_uses_interface = false;
 
-    std::mutex m_mutex;  // serialises (re)initialisation; held across C_Initialize
+    std::mutex m_mutex; // serialises (re)initialisation; held across C_Initialize
     ForkLock m_fork_lock{m_mutex, LockRank::Module};
-    std::atomic<std::uint64_t> m_generation{0};  // process generation of the last init
+    std::atomic<std::uint64_t> m_generation{0}; // process generation of the last init
     std::atomic<std::uint64_t> m_epoch{0};
-    bool m_initialized = false;  // guarded by m_mutex
 };
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

@@ -42,11 +42,10 @@ std::string attribute_name(CK_ATTRIBUTE_TYPE type) {
     }
 }
 
-}  // namespace
+} // namespace
 
 Result<std::vector<std::uint8_t>> read_attribute(const SessionLease& session,
-                                                 CK_OBJECT_HANDLE object,
-                                                 CK_ATTRIBUTE_TYPE type) {
+                                                 CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type) {
     const Module& mod = session.module();
     CK_ATTRIBUTE probe = attr(type, nullptr, 0);
     CK_RV rv = mod.call("C_GetAttributeValue", &CK_FUNCTION_LIST::C_GetAttributeValue,
@@ -62,8 +61,8 @@ Result<std::vector<std::uint8_t>> read_attribute(const SessionLease& session,
         return value;
     }
     CK_ATTRIBUTE fetch = attr(type, value.data(), value.size());
-    rv = mod.call("C_GetAttributeValue", &CK_FUNCTION_LIST::C_GetAttributeValue,
-                  session.handle(), object, &fetch, CK_ULONG{1});
+    rv = mod.call("C_GetAttributeValue", &CK_FUNCTION_LIST::C_GetAttributeValue, session.handle(),
+                  object, &fetch, CK_ULONG{1});
     if (rv != CKR_OK) {
         return rv_error("C_GetAttributeValue", rv, "reading " + attribute_name(type));
     }
@@ -87,13 +86,12 @@ Result<CK_ULONG> read_ulong_attribute(const SessionLease& session, CK_OBJECT_HAN
     return value;
 }
 
-Result<std::vector<CK_OBJECT_HANDLE>> find_handles(const SessionLease& session,
-                                                   std::vector<CK_ATTRIBUTE> templ,
-                                                   std::size_t limit) {
+Result<std::vector<CK_OBJECT_HANDLE>>
+find_handles(const SessionLease& session, std::vector<CK_ATTRIBUTE> templ, std::size_t limit) {
     const Module& mod = session.module();
-    CK_RV rv = mod.call("C_FindObjectsInit", &CK_FUNCTION_LIST::C_FindObjectsInit,
-                        session.handle(), templ.empty() ? nullptr : templ.data(),
-                        static_cast<CK_ULONG>(templ.size()));
+    CK_RV rv =
+        mod.call("C_FindObjectsInit", &CK_FUNCTION_LIST::C_FindObjectsInit, session.handle(),
+                 templ.empty() ? nullptr : templ.data(), static_cast<CK_ULONG>(templ.size()));
     if (rv != CKR_OK) {
         return rv_error("C_FindObjectsInit", rv, "searching objects");
     }
@@ -101,8 +99,8 @@ Result<std::vector<CK_OBJECT_HANDLE>> find_handles(const SessionLease& session,
     CK_OBJECT_HANDLE batch[16];
     while (found.size() < limit) {
         CK_ULONG count = 0;
-        rv = mod.call("C_FindObjects", &CK_FUNCTION_LIST::C_FindObjects, session.handle(),
-                      batch, CK_ULONG{16}, &count);
+        rv = mod.call("C_FindObjects", &CK_FUNCTION_LIST::C_FindObjects, session.handle(), batch,
+                      CK_ULONG{16}, &count);
         if (rv != CKR_OK || count == 0) {
             break;
         }
@@ -110,8 +108,8 @@ Result<std::vector<CK_OBJECT_HANDLE>> find_handles(const SessionLease& session,
             found.push_back(batch[i]);
         }
     }
-    const CK_RV final_rv = mod.call("C_FindObjectsFinal", &CK_FUNCTION_LIST::C_FindObjectsFinal,
-                                    session.handle());
+    const CK_RV final_rv =
+        mod.call("C_FindObjectsFinal", &CK_FUNCTION_LIST::C_FindObjectsFinal, session.handle());
     if (rv != CKR_OK) {
         return rv_error("C_FindObjects", rv, "searching objects");
     }
@@ -228,7 +226,9 @@ uri::Uri Object::uri() const {
     return u;
 }
 
-std::string Object::describe() const { return uri::format_redacted(uri()); }
+std::string Object::describe() const {
+    return uri::format_redacted(uri());
+}
 
 namespace {
 
@@ -256,11 +256,10 @@ Result<std::shared_ptr<Object>> describe_found(const std::shared_ptr<Token>& tok
         }
         key_type = kt.value();
     }
-    return std::make_shared<Object>(token, std::move(ident), key_type, handle,
-                                    token->generation());
+    return std::make_shared<Object>(token, std::move(ident), key_type, handle, token->generation());
 }
 
-}  // namespace
+} // namespace
 
 Result<std::vector<std::shared_ptr<Object>>> find_objects(const std::shared_ptr<Token>& token,
                                                           const uri::Uri& uri,
@@ -302,4 +301,4 @@ Result<std::vector<std::shared_ptr<Object>>> find_objects(const std::shared_ptr<
         });
 }
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

@@ -18,24 +18,22 @@ namespace hsmp::p11 {
 
 /// Reads one attribute with the two-call length protocol. A sensitive or absent attribute
 /// is an error naming it.
-[[nodiscard]] Result<std::vector<std::uint8_t>> read_attribute(const SessionLease& session,
-                                                               CK_OBJECT_HANDLE object,
-                                                               CK_ATTRIBUTE_TYPE type);
+[[nodiscard]] Result<std::vector<std::uint8_t>>
+read_attribute(const SessionLease& session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type);
 /// Reads a CK_ULONG-valued attribute (CKA_CLASS, CKA_KEY_TYPE, CKA_MODULUS_BITS...).
-[[nodiscard]] Result<CK_ULONG> read_ulong_attribute(const SessionLease& session,
-                                                    CK_OBJECT_HANDLE object,
-                                                    CK_ATTRIBUTE_TYPE type);
+[[nodiscard]] Result<CK_ULONG>
+read_ulong_attribute(const SessionLease& session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type);
 
 /// Runs C_FindObjectsInit / C_FindObjects / C_FindObjectsFinal with `templ`, returning at
 /// most `limit` handles. The search is always finalised, also on error.
-[[nodiscard]] Result<std::vector<CK_OBJECT_HANDLE>> find_handles(
-    const SessionLease& session, std::vector<CK_ATTRIBUTE> templ, std::size_t limit);
+[[nodiscard]] Result<std::vector<CK_OBJECT_HANDLE>>
+find_handles(const SessionLease& session, std::vector<CK_ATTRIBUTE> templ, std::size_t limit);
 
 /// The attributes that name an object again after its handle went stale.
 struct ObjectIdentity {
     CK_OBJECT_CLASS cls = CKO_DATA;
-    std::vector<std::uint8_t> id;        ///< CKA_ID (may be empty)
-    std::optional<std::string> label;    ///< CKA_LABEL if the object has one
+    std::vector<std::uint8_t> id;     ///< CKA_ID (may be empty)
+    std::optional<std::string> label; ///< CKA_LABEL if the object has one
     bool operator==(const ObjectIdentity&) const = default;
 };
 
@@ -80,8 +78,8 @@ private:
 /// or `cls` when given and the URI has no type). Uses an attribute-filtered search; at most
 /// `limit` objects are returned. Logs in first when private objects are asked for and the
 /// token requires it.
-[[nodiscard]] Result<std::vector<std::shared_ptr<Object>>> find_objects(
-    const std::shared_ptr<Token>& token, const uri::Uri& uri,
-    std::optional<CK_OBJECT_CLASS> cls, std::size_t limit);
+[[nodiscard]] Result<std::vector<std::shared_ptr<Object>>>
+find_objects(const std::shared_ptr<Token>& token, const uri::Uri& uri,
+             std::optional<CK_OBJECT_CLASS> cls, std::size_t limit);
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

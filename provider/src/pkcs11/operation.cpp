@@ -13,19 +13,19 @@ Result<std::vector<std::uint8_t>> sign(Object& key, const Mechanism& mechanism,
         const Module& mod = session.module();
         CK_MECHANISM mech{mechanism.type, mechanism.parameter, mechanism.parameter_len};
         session.begin_operation();
-        CK_RV rv = mod.call("C_SignInit", &CK_FUNCTION_LIST::C_SignInit, session.handle(),
-                            &mech, handle.value());
+        CK_RV rv = mod.call("C_SignInit", &CK_FUNCTION_LIST::C_SignInit, session.handle(), &mech,
+                            handle.value());
         if (rv != CKR_OK) {
-            session.end_operation();  // a failed Init leaves no operation active
+            session.end_operation(); // a failed Init leaves no operation active
             return rv_error("C_SignInit", rv, key.describe());
         }
         // C_Sign with a NULL buffer returns the length and keeps the operation active.
         CK_ULONG len = 0;
-        auto* in = const_cast<CK_BYTE*>(data.data());  // NOLINT: PKCS#11 is not const-correct
+        auto* in = const_cast<CK_BYTE*>(data.data()); // NOLINT: PKCS#11 is not const-correct
         rv = mod.call("C_Sign", &CK_FUNCTION_LIST::C_Sign, session.handle(), in,
                       static_cast<CK_ULONG>(data.size()), nullptr, &len);
         if (rv != CKR_OK) {
-            session.end_operation();  // any error other than buffer-too-small ends it
+            session.end_operation(); // any error other than buffer-too-small ends it
             return rv_error("C_Sign", rv, key.describe());
         }
         std::vector<std::uint8_t> out(len);
@@ -44,4 +44,4 @@ Result<std::vector<std::uint8_t>> sign(Object& key, const Mechanism& mechanism,
     });
 }
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

@@ -24,4 +24,4 @@ struct Mechanism {
 [[nodiscard]] Result<std::vector<std::uint8_t>> sign(Object& key, const Mechanism& mechanism,
                                                      std::span<const std::uint8_t> data);
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

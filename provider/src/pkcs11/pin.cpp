@@ -19,7 +19,7 @@ std::string errno_text(int err) {
     return strerror_r(err, buf, sizeof buf);
 }
 
-}  // namespace
+} // namespace
 
 Result<Pin> read_pin_file(const std::string& path, std::string_view what) {
     const std::string label = std::string(what) + " \"" + path + "\"";
@@ -78,9 +78,8 @@ Result<Pin> read_pin_source(std::string_view pin_source) {
         }
     }
     if (path.empty() || path.front() != '/') {
-        return Error(Code::InvalidArgument,
-                     "pin-source \"" + std::string(pin_source) +
-                         "\" must be an absolute file path or a file: URI");
+        return Error(Code::InvalidArgument, "pin-source \"" + std::string(pin_source) +
+                                                "\" must be an absolute file path or a file: URI");
     }
     return read_pin_file(std::string(path), "pin-source file");
 }
@@ -99,4 +98,4 @@ Result<Pin> config_pin(std::string_view value) {
     return Pin{SecureBuffer(value), "pkcs11-module-token-pin"};
 }
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

@@ -22,7 +22,7 @@ using PinCallback = std::function<Result<SecureBuffer>(std::string_view prompt_i
 /// A PIN and a description of where it came from, for messages.
 struct Pin {
     SecureBuffer value;
-    std::string source;  ///< "pin-value", "pin-source file \"/etc/pin\"", "callback", ...
+    std::string source; ///< "pin-value", "pin-source file \"/etc/pin\"", "callback", ...
 };
 
 /// Reads a PIN file: the whole file, one trailing "\n" or "\r\n" removed. Errors name the
@@ -38,9 +38,9 @@ struct Pin {
 
 /// The PIN sources known for one lookup, in precedence order.
 struct PinSources {
-    std::optional<Pin> uri_pin;      ///< from pin-value or pin-source, already read
-    std::optional<Pin> config_pin;   ///< from the provider configuration
-    PinCallback callback;            ///< may be empty
+    std::optional<Pin> uri_pin;    ///< from pin-value or pin-source, already read
+    std::optional<Pin> config_pin; ///< from the provider configuration
+    PinCallback callback;          ///< may be empty
 };
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

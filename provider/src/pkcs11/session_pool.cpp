@@ -7,12 +7,13 @@ namespace hsmp::p11 {
 
 // ---- SessionLease -----------------------------------------------------------------------
 
-SessionLease::~SessionLease() { release(); }
+SessionLease::~SessionLease() {
+    release();
+}
 
 SessionLease::SessionLease(SessionLease&& other) noexcept
-    : m_pool(std::move(other.m_pool)), m_handle(other.m_handle),
-      m_generation(other.m_generation), m_in_operation(other.m_in_operation),
-      m_broken(other.m_broken) {
+    : m_pool(std::move(other.m_pool)), m_handle(other.m_handle), m_generation(other.m_generation),
+      m_in_operation(other.m_in_operation), m_broken(other.m_broken) {
     other.m_handle = CK_INVALID_HANDLE;
 }
 
@@ -29,7 +30,9 @@ SessionLease& SessionLease::operator=(SessionLease&& other) noexcept {
     return *this;
 }
 
-const Module& SessionLease::module() const noexcept { return *m_pool->m_module; }
+const Module& SessionLease::module() const noexcept {
+    return *m_pool->m_module;
+}
 
 void SessionLease::release() noexcept {
     if (m_pool) {
@@ -47,15 +50,15 @@ namespace {
 
 std::size_t effective_cap(std::size_t configured, CK_ULONG token_limit) {
     std::size_t cap = std::max<std::size_t>(configured, 1);
-    const bool token_has_limit = token_limit != CK_EFFECTIVELY_INFINITE &&
-                                 token_limit != CK_UNAVAILABLE_INFORMATION;
+    const bool token_has_limit =
+        token_limit != CK_EFFECTIVELY_INFINITE && token_limit != CK_UNAVAILABLE_INFORMATION;
     if (token_has_limit) {
         cap = std::min<std::size_t>(cap, token_limit);
     }
     return std::max<std::size_t>(cap, 1);
 }
 
-}  // namespace
+} // namespace
 
 std::shared_ptr<SessionPool> SessionPool::create(std::shared_ptr<const Module> module,
                                                  PoolConfig config, CK_ULONG token_limit,
@@ -89,9 +92,9 @@ Result<SessionLease> SessionPool::acquire(CK_SLOT_ID slot) {
             const std::uint64_t gen = m_generation;
             lock.unlock();
             CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
-            const CK_RV rv = m_module->call("C_OpenSession", &CK_FUNCTION_LIST::C_OpenSession,
-                                            slot, CK_FLAGS{CKF_SERIAL_SESSION}, nullptr,
-                                            CK_NOTIFY{nullptr}, &h);
+            const CK_RV rv =
+                m_module->call("C_OpenSession", &CK_FUNCTION_LIST::C_OpenSession, slot,
+                               CK_FLAGS{CKF_SERIAL_SESSION}, nullptr, CK_NOTIFY{nullptr}, &h);
             lock.lock();
             if (rv == CKR_OK) {
                 if (gen == m_generation) {
@@ -118,8 +121,8 @@ Result<SessionLease> SessionPool::acquire(CK_SLOT_ID slot) {
         if (m_cv.wait_until(lock, deadline) == std::cv_status::timeout && m_idle.empty() &&
             m_open >= m_cap) {
             return Error(Code::Unavailable,
-                         m_name + ": no PKCS#11 session free: " + std::to_string(m_open) +
-                             " of " + std::to_string(m_cap) + " in use after waiting " +
+                         m_name + ": no PKCS#11 session free: " + std::to_string(m_open) + " of " +
+                             std::to_string(m_cap) + " in use after waiting " +
                              std::to_string(m_config.wait.count()) + " ms");
         }
     }
@@ -129,7 +132,7 @@ void SessionPool::give_back(CK_SESSION_HANDLE handle, std::uint64_t generation,
                             bool reusable) noexcept {
     std::unique_lock lock(m_mutex);
     if (generation != m_generation) {
-        return;  // from before a reset: not counted, not ours to close
+        return; // from before a reset: not counted, not ours to close
     }
     if (reusable && m_idle.size() < m_config.max_idle) {
         m_idle.push_back(handle);
@@ -183,4 +186,4 @@ std::uint64_t SessionPool::generation() const {
     return m_generation;
 }
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

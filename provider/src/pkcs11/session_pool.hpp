@@ -59,9 +59,9 @@ private:
 };
 
 struct PoolConfig {
-    std::size_t cap = 32;                          ///< configured upper bound of open sessions
-    std::chrono::milliseconds wait{5000};          ///< how long acquire() waits for a free one
-    std::size_t max_idle = 8;                      ///< idle sessions kept open for reuse
+    std::size_t cap = 32;                 ///< configured upper bound of open sessions
+    std::chrono::milliseconds wait{5000}; ///< how long acquire() waits for a free one
+    std::size_t max_idle = 8;             ///< idle sessions kept open for reuse
 };
 
 class SessionPool : public std::enable_shared_from_this<SessionPool> {
@@ -104,9 +104,9 @@ private:
     ForkLock m_fork_lock{m_mutex, LockRank::Pool};
     std::condition_variable m_cv;
     std::vector<CK_SESSION_HANDLE> m_idle;
-    std::size_t m_open = 0;   // sessions of this generation, idle or leased
-    std::size_t m_cap = 0;    // effective bound; lowered when the token says CKR_SESSION_COUNT
+    std::size_t m_open = 0; // sessions of this generation, idle or leased
+    std::size_t m_cap = 0;  // effective bound; lowered when the token says CKR_SESSION_COUNT
     std::uint64_t m_generation = 1;
 };
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

@@ -1,6 +1,9 @@
 #include "pkcs11/token.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -8,13 +11,27 @@ namespace hsmp::p11 {
 
 namespace {
 
+// Failures that right after a (re-)initialisation mean "not ready yet" rather than "wrong".
+// SoftHSM2 2.6.1 rewrites its token file on every C_Login; a process that reads it at that
+// moment sees no token, CKR_GENERAL_ERROR, or CKR_USER_PIN_NOT_INITIALIZED (measured: about
+// 3% of process starts while other processes log in). None of these consumed a PIN try.
 bool is_transient_after_reinit(CK_RV rv) {
     return rv == CKR_SLOT_ID_INVALID || rv == CKR_TOKEN_NOT_PRESENT ||
            rv == CKR_TOKEN_NOT_RECOGNIZED || rv == CKR_CRYPTOKI_NOT_INITIALIZED ||
-           rv == CKR_DEVICE_REMOVED || rv == CKR_DEVICE_ERROR;
+           rv == CKR_DEVICE_REMOVED || rv == CKR_DEVICE_ERROR || rv == CKR_GENERAL_ERROR ||
+           rv == CKR_USER_PIN_NOT_INITIALIZED || rv == CKR_SESSION_HANDLE_INVALID ||
+           rv == CKR_SESSION_CLOSED;
 }
 
-}  // namespace
+// Linear backoff with jitter, so processes started together do not retry in lockstep.
+std::chrono::milliseconds backoff(std::chrono::milliseconds base, int attempt) {
+    static thread_local std::minstd_rand rng(static_cast<unsigned>(
+        std::chrono::steady_clock::now().time_since_epoch().count() ^ getpid()));
+    const auto jitter = std::uniform_int_distribution<long>(0, base.count())(rng);
+    return base * attempt + std::chrono::milliseconds(jitter);
+}
+
+} // namespace
 
 std::string TokenIdentity::describe() const {
     return "token \"" + label + "\" (serial " + (serial.empty() ? "none" : serial) + ")";
@@ -66,8 +83,8 @@ Result<CK_SLOT_ID> Token::find_slot_locked(CK_RV& last_rv) {
     std::vector<CK_SLOT_ID> slots;
     if (last_rv == CKR_OK && count > 0) {
         slots.resize(count);
-        last_rv = mod.call("C_GetSlotList", &CK_FUNCTION_LIST::C_GetSlotList,
-                           CK_BBOOL{CK_TRUE}, slots.data(), &count);
+        last_rv = mod.call("C_GetSlotList", &CK_FUNCTION_LIST::C_GetSlotList, CK_BBOOL{CK_TRUE},
+                           slots.data(), &count);
         slots.resize(last_rv == CKR_OK ? count : 0);
     }
     if (last_rv != CKR_OK) {
@@ -75,8 +92,7 @@ Result<CK_SLOT_ID> Token::find_slot_locked(CK_RV& last_rv) {
     }
     for (const CK_SLOT_ID slot : slots) {
         CK_TOKEN_INFO info{};
-        if (mod.call("C_GetTokenInfo", &CK_FUNCTION_LIST::C_GetTokenInfo, slot, &info) !=
-            CKR_OK) {
+        if (mod.call("C_GetTokenInfo", &CK_FUNCTION_LIST::C_GetTokenInfo, slot, &info) != CKR_OK) {
             continue;
         }
         if (identity_of(info) == m_identity) {
@@ -92,40 +108,43 @@ Result<void> Token::refresh_locked() {
     const auto now = std::chrono::steady_clock::now();
     if (m_last_error && now < m_retry_after) {
         // Fail fast while a lost token is in its backoff window.
-        return m_last_error->with_context("still unavailable, next attempt in " +
-                                          std::to_string(std::chrono::duration_cast<
-                                                             std::chrono::milliseconds>(
-                                                             m_retry_after - now)
-                                                             .count()) +
-                                          " ms");
+        return m_last_error->with_context(
+            "still unavailable, next attempt in " +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::milliseconds>(m_retry_after - now)
+                    .count()) +
+            " ms");
     }
-    const std::uint64_t epoch_before = m_ready_epoch.load();
-    bool after_reinit = epoch_before != m_module->epoch();
+    bool after_reinit = m_ready_epoch.load() != m_module->epoch();
     std::optional<Error> failure;
+    bool reinit_next = false;
     // Many attempts only right after a re-initialisation (the SoftHSM race); a token that
     // went away otherwise is looked for twice, then fails fast until its backoff expires.
     const int attempts = after_reinit ? m_config.refind_attempts : 2;
     for (int attempt = 0; attempt < attempts; ++attempt) {
         if (attempt > 0) {
-            std::this_thread::sleep_for(m_config.refind_backoff * attempt);
+            std::this_thread::sleep_for(backoff(m_config.refind_backoff, attempt));
+        }
+        if (reinit_next) {
+            // SoftHSM2 reads its token file once, in C_Initialize: a read that raced with
+            // another process's write stays wrong until the module is initialised again.
+            if (auto re = m_module->reinitialize(); !re) {
+                failure = re.error();
+                continue;
+            }
+            after_reinit = true; // every handle from before is void now
+            reinit_next = false;
         }
         CK_RV rv = CKR_OK;
         auto slot = find_slot_locked(rv);
         if (!slot) {
             failure = slot.error();
-            const bool transient = rv == CKR_OK || is_transient_after_reinit(rv);
-            if (!transient) {
+            if (rv != CKR_OK && !is_transient_after_reinit(rv)) {
                 break;
             }
-            // The module lost its initialisation (finalised by someone else in the process),
-            // or SoftHSM2 2.6.1 missed its token because several processes initialised at
-            // once: a fresh C_Initialize recovers both (it rescans the token directory).
-            if (rv == CKR_CRYPTOKI_NOT_INITIALIZED || (after_reinit && attempt >= 1)) {
-                if (auto re = m_module->reinitialize(); !re) {
-                    failure = re.error();
-                }
-                after_reinit = true;  // every handle from before is void now
-            }
+            // Not found, or the module lost its initialisation: initialise it again if the
+            // state may be a stale read, or if someone finalised the module under us.
+            reinit_next = after_reinit || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
             continue;
         }
         // Found: new session generation on the (possibly new) slot.
@@ -138,8 +157,11 @@ Result<void> Token::refresh_locked() {
         if (m_want_login) {
             if (auto relogin = login_locked(nullptr); !relogin) {
                 failure = relogin.error();
-                if (relogin.error().code() == Code::Unavailable) {
+                const bool transient =
+                    relogin.error().has_rv() && is_transient_after_reinit(relogin.error().rv());
+                if (transient || relogin.error().code() == Code::Unavailable) {
                     m_lost.store(true);
+                    reinit_next = after_reinit;
                     continue;
                 }
                 m_last_error.reset();
@@ -207,9 +229,8 @@ Result<void> Token::login_locked(const PinSources* sources) {
     }
     if ((info.flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0) {
         // PIN pad or biometric: the token asks for the PIN itself.
-        const CK_RV rv = mod.call("C_Login", &CK_FUNCTION_LIST::C_Login,
-                                  m_login_session.handle(), CK_USER_TYPE{CKU_USER}, nullptr,
-                                  CK_ULONG{0});
+        const CK_RV rv = mod.call("C_Login", &CK_FUNCTION_LIST::C_Login, m_login_session.handle(),
+                                  CK_USER_TYPE{CKU_USER}, nullptr, CK_ULONG{0});
         if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
             return rv_error("C_Login", rv, m_identity.describe() + " (protected path)");
         }
@@ -244,9 +265,10 @@ Result<void> Token::login_locked(const PinSources* sources) {
     }
     if (!chosen) {
         return Error(Code::Unauthenticated,
-                     m_identity.describe() + " needs a user PIN and none was given (set "
-                     "pkcs11-module-token-pin, a pin-source in the URI, or a passphrase "
-                     "callback)");
+                     m_identity.describe() +
+                         " needs a user PIN and none was given (set "
+                         "pkcs11-module-token-pin, a pin-source in the URI, or a passphrase "
+                         "callback)");
     }
     return try_login_locked(*chosen);
 }
@@ -254,18 +276,22 @@ Result<void> Token::login_locked(const PinSources* sources) {
 Result<void> Token::try_login_locked(const Pin& pin) {
     for (const SecureBuffer& failed : m_failed_pins) {
         if (failed.equals(pin.value.view())) {
-            return Error(Code::Unauthenticated,
-                         "refusing to log in to " + m_identity.describe() + " with " +
-                             pin.source + ": that PIN was rejected before "
-                             "(CKR_PIN_INCORRECT) and is never retried");
+            return Error(Code::Unauthenticated, "refusing to log in to " + m_identity.describe() +
+                                                    " with " + pin.source +
+                                                    ": that PIN was rejected before "
+                                                    "(CKR_PIN_INCORRECT) and is never retried");
         }
     }
-    const CK_RV rv = m_module->call(
-        "C_Login", &CK_FUNCTION_LIST::C_Login, m_login_session.handle(),
-        CK_USER_TYPE{CKU_USER}, const_cast<CK_UTF8CHAR*>(pin.value.data()),  // NOLINT
-        static_cast<CK_ULONG>(pin.value.size()));
+    const CK_RV rv =
+        m_module->call("C_Login", &CK_FUNCTION_LIST::C_Login, m_login_session.handle(),
+                       CK_USER_TYPE{CKU_USER}, const_cast<CK_UTF8CHAR*>(pin.value.data()), // NOLINT
+                       static_cast<CK_ULONG>(pin.value.size()));
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
-        m_cached_pin = pin.value.clone();
+        // Only a PIN the token checked is cached: CKR_USER_ALREADY_LOGGED_IN (another user
+        // of the module in this process logged in) says nothing about this PIN.
+        if (rv == CKR_OK) {
+            m_cached_pin = pin.value.clone();
+        }
         m_want_login = true;
         m_login_generation = m_generation.load();
         return ok();
@@ -328,8 +354,7 @@ Result<std::vector<CK_MECHANISM_TYPE>> Token::mechanisms() {
     std::vector<CK_MECHANISM_TYPE> list(count);
     if (count > 0) {
         if (auto r = mod.check("C_GetMechanismList", m_identity.describe(),
-                               &CK_FUNCTION_LIST::C_GetMechanismList, slot, list.data(),
-                               &count);
+                               &CK_FUNCTION_LIST::C_GetMechanismList, slot, list.data(), &count);
             !r) {
             return r.error();
         }
@@ -346,4 +371,4 @@ bool Token::has_mechanism(CK_MECHANISM_TYPE mechanism) {
     return list && std::binary_search(list->begin(), list->end(), mechanism);
 }
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11

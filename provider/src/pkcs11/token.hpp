@@ -41,7 +41,7 @@ struct TokenConfig {
     PoolConfig pool;
     /// Attempts to find the token again right after a re-initialisation (SoftHSM2 2.6.1
     /// races when several processes re-initialise at once), with linear backoff.
-    int refind_attempts = 6;
+    int refind_attempts = 8;
     std::chrono::milliseconds refind_backoff{20};
     /// After the token was found missing, calls fail fast until this much time passed
     /// (doubling up to the max), so a dead HSM does not stall every caller.
@@ -90,8 +90,7 @@ public:
 
     /// Runs `op(lease)` with a leased session; on device/session loss or a lost login it
     /// recovers and retries once on a fresh session (DESIGN.md section 3).
-    template <class F>
-    auto with_session(F&& op) -> decltype(op(std::declval<SessionLease&>())) {
+    template <class F> auto with_session(F&& op) -> decltype(op(std::declval<SessionLease&>())) {
         for (int attempt = 0;; ++attempt) {
             auto lease = session();
             if (!lease) {
@@ -124,17 +123,17 @@ private:
 
     std::atomic<CK_SLOT_ID> m_slot;
     std::atomic<std::uint64_t> m_generation{1};
-    std::atomic<std::uint64_t> m_ready_epoch{0};  // module epoch the slot is valid for
-    std::atomic<bool> m_lost{false};              // device or session loss seen
+    std::atomic<std::uint64_t> m_ready_epoch{0}; // module epoch the slot is valid for
+    std::atomic<bool> m_lost{false};             // device or session loss seen
 
     // Held across C_Login and re-discovery; rank Token (before Module and Pool).
     mutable std::mutex m_mutex;
     ForkLock m_fork_lock{m_mutex, LockRank::Token};
-    bool m_want_login = false;                  // a login succeeded once: redo after loss
-    std::uint64_t m_login_generation = 0;       // generation in which we are logged in
-    std::optional<SecureBuffer> m_cached_pin;   // the PIN that worked (DESIGN.md section 4)
-    std::vector<SecureBuffer> m_failed_pins;    // PINs that got CKR_PIN_INCORRECT
-    SessionLease m_login_session;               // keeps the login alive
+    bool m_want_login = false;                // a login succeeded once: redo after loss
+    std::uint64_t m_login_generation = 0;     // generation in which we are logged in
+    std::optional<SecureBuffer> m_cached_pin; // the PIN that worked (DESIGN.md section 4)
+    std::vector<SecureBuffer> m_failed_pins;  // PINs that got CKR_PIN_INCORRECT
+    SessionLease m_login_session;             // keeps the login alive
     std::vector<CK_MECHANISM_TYPE> m_mechanisms;
     std::uint64_t m_mechanisms_generation = 0;
     std::chrono::steady_clock::time_point m_retry_after{};
@@ -142,4 +141,4 @@ private:
     std::optional<Error> m_last_error;
 };
 
-}  // namespace hsmp::p11
+} // namespace hsmp::p11
