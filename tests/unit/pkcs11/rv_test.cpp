@@ -274,7 +274,11 @@ INSTANTIATE_TEST_SUITE_P(
                     ClassCase{CKR_OPERATION_ACTIVE, RvClass::Fatal, Code::Internal},
                     ClassCase{CKR_VENDOR_DEFINED, RvClass::Fatal, Code::Internal},
                     ClassCase{CKR_VENDOR_DEFINED + 0x1234, RvClass::Fatal, Code::Internal},
-                    ClassCase{0xabcd, RvClass::Fatal, Code::Internal}));
+                    ClassCase{0xabcd, RvClass::Fatal, Code::Internal}),
+    // Readable CTest names: CKR_PIN_INCORRECT_15 instead of a byte dump of the parameter.
+    [](const testing::TestParamInfo<ClassCase>& info) {
+        return std::string(hsmp::p11::rv_name(info.param.rv)) + "_" + std::to_string(info.index);
+    });
 
 TEST(RvName, UnknownAndVendorValues) {
     EXPECT_STREQ(hsmp::p11::rv_name(CKR_PIN_INCORRECT), "CKR_PIN_INCORRECT");
