@@ -108,10 +108,10 @@ int sign_file(hsmp::p11::Object& key, const std::string& message_path,
     hsmp::p11::Mechanism mech;
     std::vector<std::uint8_t> input;
     if (key.key_type() == CKK_RSA) {
-        mech.type = CKM_SHA256_RSA_PKCS;  // the token hashes and pads
+        mech.type = CKM_SHA256_RSA_PKCS; // the token hashes and pads
         input = *msg;
     } else if (key.key_type() == CKK_EC) {
-        mech.type = CKM_ECDSA;  // hash here, sign the digest in the token
+        mech.type = CKM_ECDSA; // hash here, sign the digest in the token
         input.resize(32);
         unsigned int dlen = 0;
         EVP_Digest(msg->data(), msg->size(), input.data(), &dlen, EVP_sha256(), nullptr);
@@ -154,7 +154,7 @@ int sign_file(hsmp::p11::Object& key, const std::string& message_path,
     return 0;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     hsmp::p11::LibraryConfig config;

@@ -1,0 +1,68 @@
+#!/bin/bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this):
+#   1. install every Debian package needed (ci/install-deps.sh),
+#   2. check formatting (ci/lint.sh),
+#   3. build with g++ (RelWithDebInfo) and run every CTest label: unit, token, fork,
+#      fixture,
+#   4. build with clang + ASan + UBSan and run the same tests plus the bounded fuzz run.
+# Exits non-zero on any failure and on any skipped test. Build trees: build/ci, build/asan.
+#
+#   ci/test.sh [--no-asan]     (--no-asan: step 4 is left out, for quick local runs)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+asan=true
+[[ ${1:-} == --no-asan ]] && asan=false
+
+jobs=$(nproc)
+log() { printf '\n[test] %s\n' "$*"; }
+
+log "dependencies"
+bash ci/install-deps.sh
+
+log "formatting"
+bash ci/lint.sh
+
+# run_ctest DIR [ctest args...]: runs ctest, fails on a failure or on any test not run.
+run_ctest() {
+    local dir=$1
+    shift
+    local out
+    out=$(mktemp)
+    local rc=0
+    ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$jobs" "$@" 2>&1 |
+        tee "$out" || rc=$?
+    if grep -qE 'Not Run|\*\*\*Skipped|did not run|\[  SKIPPED \]' "$out"; then
+        echo "[test] FAILED: some tests were skipped (CI expects zero skips)" >&2
+        rc=1
+    fi
+    rm -f "$out"
+    return $rc
+}
+
+log "build: g++ $(g++ -dumpversion), RelWithDebInfo (build/ci)"
+cmake -S . -B build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/ci -j "$jobs"
+
+if $asan; then
+    log "build: clang + AddressSanitizer + UndefinedBehaviorSanitizer + libFuzzer (build/asan)"
+    cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug \
+        -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+        -DHSMP_SANITIZE=address,undefined -DHSMP_FUZZ=ON >/dev/null
+    cmake --build build/asan -j "$jobs"
+fi
+
+log "tests: g++ build"
+run_ctest build/ci
+
+if $asan; then
+    log "tests: sanitizer build (ASan + UBSan), including the 60 s fuzz run"
+    # Leaks inside the token implementations (SoftHSM2, NSS, p11-kit) are theirs;
+    # the suppressions name only those libraries.
+    export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1
+    export LSAN_OPTIONS=suppressions=$root/ci/lsan.supp:print_suppressions=0
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    run_ctest build/asan
+fi
+
