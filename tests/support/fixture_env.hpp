@@ -70,4 +70,4 @@ private:
     std::map<std::string, std::string> m_vars;
 };
 
-}  // namespace hsmp::test
+} // namespace hsmp::test

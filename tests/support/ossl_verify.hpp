@@ -104,4 +104,4 @@ inline std::vector<std::uint8_t> sha256(const std::vector<std::uint8_t>& msg) {
     return out;
 }
 
-}  // namespace hsmp::test
+} // namespace hsmp::test

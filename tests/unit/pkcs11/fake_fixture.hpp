@@ -43,4 +43,4 @@ protected:
     }
 };
 
-}  // namespace hsmp::test
+} // namespace hsmp::test

@@ -5,10 +5,10 @@
 #include "pkcs11/operation.hpp"
 
 #include <gmock/gmock.h>
-
 #include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
+
+#include <thread>
 
 using hsmp::test::parse_uri;
 
@@ -23,8 +23,7 @@ hsmp::Result<std::vector<std::uint8_t>> sign(hsmp::p11::Object& key) {
 
 // Runs `body` in a child and returns its exit status (0 = success). The child uses
 // _exit so no parent-registered atexit handler runs twice.
-template <class F>
-int in_child(F body) {
+template <class F> int in_child(F body) {
     const pid_t pid = fork();
     if (pid == 0) {
         int rc = 1;
@@ -63,10 +62,10 @@ TEST_F(ForkTest, ChildReinitialisesReLogsInAndRefindsHandles) {
             return 10;
         }
         if (key.value()->token()->slot_id() == parent_slot) {
-            return 11;  // the slot id must have been re-discovered
+            return 11; // the slot id must have been re-discovered
         }
         if (fake().fake_call_count("C_Login") < 2) {
-            return 12;  // logged in again with the cached PIN
+            return 12; // logged in again with the cached PIN
         }
         return 0;
     });
@@ -124,4 +123,4 @@ TEST_F(ForkTest, TransientSlotErrorsAfterForkAreRetried) {
     EXPECT_EQ(rc, 0);
 }
 
-}  // namespace
+} // namespace

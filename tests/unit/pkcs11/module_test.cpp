@@ -47,7 +47,7 @@ TEST_F(ModuleTest, NonSharedObjectGetsDlerrorText) {
     const std::string path = ::testing::TempDir() + "not-elf.so";
     std::ofstream out(path);
     for (int i = 0; i < 64; ++i) {
-        out << "this is not an ELF file\n";  // long enough to get past the size check
+        out << "this is not an ELF file\n"; // long enough to get past the size check
     }
     out.close();
     auto m = Module::load(ModuleSpec{path, {}, {}});
@@ -147,4 +147,4 @@ TEST_F(ModuleTest, ThreadIsMarkedInsideModuleCallsOnly) {
     EXPECT_FALSE(hsmp::p11::in_module_call());
 }
 
-}  // namespace
+} // namespace

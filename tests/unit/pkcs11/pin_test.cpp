@@ -92,10 +92,10 @@ TEST(SecureBufferTest, ComparesAndWipes) {
     EXPECT_FALSE(b.equals("secreT"));
     EXPECT_FALSE(b.equals("secrets"));
     hsmp::SecureBuffer moved = std::move(b);
-    EXPECT_TRUE(b.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
+    EXPECT_TRUE(b.empty()); // NOLINT(bugprone-use-after-move): moved-from is empty by contract
     EXPECT_EQ(moved.view(), "secret");
     moved.clear();
     EXPECT_TRUE(moved.empty());
 }
 
-}  // namespace
+} // namespace

@@ -68,7 +68,8 @@ TEST_F(PoolTest, ExhaustionWaitsBoundedThenNamesTheToken) {
     const auto waited = std::chrono::steady_clock::now() - t0;
     ASSERT_FALSE(c);
     EXPECT_EQ(c.error().code(), Code::Unavailable);
-    EXPECT_THAT(c.error().message(), HasSubstr("token \"fake-token\": no PKCS#11 session free: 2 of 2 in use"));
+    EXPECT_THAT(c.error().message(),
+                HasSubstr("token \"fake-token\": no PKCS#11 session free: 2 of 2 in use"));
     EXPECT_GE(waited, std::chrono::milliseconds(95));
     EXPECT_LT(waited, std::chrono::milliseconds(2000));
     EXPECT_EQ(fake().fake_open_sessions(), 2U) << "opened past the cap";
@@ -88,11 +89,11 @@ TEST_F(PoolTest, WaiterGetsTheReleasedSession) {
 }
 
 TEST_F(PoolTest, TokenSessionCountLowersTheBound) {
-    fake().fake_set_max_sessions(0);  // advertises no limit...
+    fake().fake_set_max_sessions(0); // advertises no limit...
     auto pool = make_pool(8, CK_EFFECTIVELY_INFINITE, std::chrono::milliseconds(50));
     auto a = pool->acquire(kSlot);
     ASSERT_TRUE(a);
-    fake().fake_fail("C_OpenSession", CKR_SESSION_COUNT, -1);  // ...but has no more
+    fake().fake_fail("C_OpenSession", CKR_SESSION_COUNT, -1); // ...but has no more
     auto b = pool->acquire(kSlot);
     ASSERT_FALSE(b);
     EXPECT_EQ(b.error().code(), Code::Unavailable);
@@ -129,7 +130,7 @@ TEST_F(PoolTest, ResetForgetsOldGeneration) {
     ASSERT_TRUE(old);
     pool->reset(false);
     EXPECT_EQ(pool->open_count(), 0U);
-    old->release();  // from the old generation: neither counted nor pooled
+    old->release(); // from the old generation: neither counted nor pooled
     EXPECT_EQ(pool->idle_count(), 0U);
     auto a = pool->acquire(kSlot);
     auto b = pool->acquire(kSlot);
@@ -167,4 +168,4 @@ TEST_F(PoolTest, ConcurrentUsersNeverExceedTheCap) {
     EXPECT_LE(fake().fake_open_sessions(), 3U);
 }
 
-}  // namespace
+} // namespace

@@ -8,7 +8,6 @@
 #include "pkcs11/operation.hpp"
 
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,4 +66,4 @@ TEST(RealForkTest, EightChildrenSignAfterForkTwentyTimes) {
     ASSERT_TRUE(hsmp::p11::sign(*key.value(), {CKM_SHA256_RSA_PKCS, nullptr, 0}, msg));
 }
 
-}  // namespace
+} // namespace

@@ -8,7 +8,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -147,7 +146,6 @@ TEST_F(RealTokenTest, MissingObjectIsNamed) {
     ASSERT_FALSE(none);
     EXPECT_EQ(none.error().code(), Code::NotFound);
     EXPECT_THAT(none.error().message(), HasSubstr("object=no-such-key"));
-
 }
 
 // Login state belongs to the module instance of a process, and earlier tests in this
@@ -157,7 +155,8 @@ TEST_F(RealTokenTest, WrongPinIsRefusedByTheTokenAndNamed) {
     const pid_t pid = fork();
     if (pid == 0) {
         auto cfg = config_for(*env, false);
-        cfg.token_pin = hsmp::p11::Pin{hsmp::SecureBuffer("wrong-PIN-7q"), "pkcs11-module-token-pin"};
+        cfg.token_pin =
+            hsmp::p11::Pin{hsmp::SecureBuffer("wrong-PIN-7q"), "pkcs11-module-token-pin"};
         hsmp::p11::Library wrong(std::move(cfg));
         auto denied = wrong.find_private_key(parse(token_uri("object=rsa2048")));
         if (denied) {
@@ -205,8 +204,7 @@ TEST_F(RealTokenTest, ConcurrentSignersShareTheBoundedPool) {
     }
     EXPECT_EQ(good.load(), 100);
     EXPECT_EQ(bad.load(), 0);
-    EXPECT_LE(key.value()->token()->pool().open_count(),
-              key.value()->token()->pool().cap());
+    EXPECT_LE(key.value()->token()->pool().open_count(), key.value()->token()->pool().cap());
 }
 
-}  // namespace
+} // namespace

@@ -129,7 +129,8 @@ TEST_F(TokenTest, PrivateKeysNeedLoginAndAPin) {
 
 TEST_F(TokenTest, UriPinValueAndPinSourceLogIn) {
     auto lib = make_library("");
-    auto key = lib->find_private_key(parse_uri("pkcs11:token=fake-token;object=rsa?pin-value=1234"));
+    auto key =
+        lib->find_private_key(parse_uri("pkcs11:token=fake-token;object=rsa?pin-value=1234"));
     ASSERT_TRUE(key) << key.error().message();
 
     const std::string pin_path = ::testing::TempDir() + "user.pin";
@@ -142,8 +143,8 @@ TEST_F(TokenTest, UriPinValueAndPinSourceLogIn) {
 
 TEST_F(TokenTest, MissingPinSourceFileIsNamed) {
     auto lib = make_library("");
-    auto key = lib->find_private_key(
-        parse_uri("pkcs11:object=rsa?pin-source=file:/nonexistent/pin.txt"));
+    auto key =
+        lib->find_private_key(parse_uri("pkcs11:object=rsa?pin-source=file:/nonexistent/pin.txt"));
     ASSERT_FALSE(key);
     EXPECT_THAT(key.error().message(), HasSubstr("\"/nonexistent/pin.txt\""));
     EXPECT_THAT(key.error().message(), HasSubstr("No such file or directory"));
@@ -153,12 +154,13 @@ TEST_F(TokenTest, CallbackSuppliesPinWhenNothingElseDoes) {
     auto lib = make_library("");
     int asked = 0;
     std::string asked_about;
-    auto key = lib->find_private_key(parse_uri("pkcs11:token=fake-token;object=rsa"),
-                                     [&](std::string_view info) -> hsmp::Result<hsmp::SecureBuffer> {
-                                         ++asked;
-                                         asked_about = info;
-                                         return hsmp::SecureBuffer("1234");
-                                     });
+    auto key =
+        lib->find_private_key(parse_uri("pkcs11:token=fake-token;object=rsa"),
+                              [&](std::string_view info) -> hsmp::Result<hsmp::SecureBuffer> {
+                                  ++asked;
+                                  asked_about = info;
+                                  return hsmp::SecureBuffer("1234");
+                              });
     ASSERT_TRUE(key) << key.error().message();
     EXPECT_EQ(asked, 1);
     EXPECT_THAT(asked_about, HasSubstr("fake-token"));
@@ -223,7 +225,7 @@ TEST_F(TokenTest, SignsAndReusesOneSession) {
     }
     EXPECT_EQ(fake().fake_call_count("C_OpenSession"), 0U) << "a session was opened per operation";
     EXPECT_EQ(fake().fake_call_count("C_FindObjectsInit"), 0U) << "an object search per operation";
-    EXPECT_EQ(fake().fake_call_count("C_Sign"), 20U);  // length query + signature
+    EXPECT_EQ(fake().fake_call_count("C_Sign"), 20U); // length query + signature
 }
 
 TEST_F(TokenTest, SignFailureNamesTheKeyAndReturnCode) {
@@ -273,7 +275,7 @@ TEST_F(TokenTest, RemovedTokenFailsFastThenResumesWhenBack) {
     fake().fake_insert_token(7);
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     auto back = sign_sha256(*key.value());
-    ASSERT_TRUE(back) << back.error().message();  // logged in again with the cached PIN
+    ASSERT_TRUE(back) << back.error().message(); // logged in again with the cached PIN
 }
 
 TEST_F(TokenTest, LostLoginIsRedoneWithTheCachedPin) {
@@ -299,4 +301,4 @@ TEST_F(TokenTest, ReinitialisedModuleWithNewSlotIdsIsFoundByIdentity) {
     EXPECT_NE(key.value()->token()->slot_id(), before);
 }
 
-}  // namespace
+} // namespace
