@@ -4,10 +4,12 @@
 #   2. check formatting (ci/lint.sh),
 #   3. build with g++ (RelWithDebInfo) and run every CTest label: unit, token, fork,
 #      fixture,
-#   4. build with clang + ASan + UBSan and run the same tests plus the bounded fuzz run.
-# Exits non-zero on any failure and on any skipped test. Build trees: build/ci, build/asan.
+#   4. build with g++ + ASan + UBSan and run the same tests again,
+#   5. build the libFuzzer target with clang (+ ASan + UBSan) and fuzz the URI parser for 60 s.
+# Exits non-zero on any failure and on any skipped test. Build trees: build/ci, build/asan,
+# build/fuzz.
 #
-#   ci/test.sh [--no-asan]     (--no-asan: step 4 is left out, for quick local runs)
+#   ci/test.sh [--no-asan]     (--no-asan: steps 4 and 5 are left out, for quick local runs)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -46,18 +48,24 @@ cmake -S . -B build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/ci -j "$jobs"
 
 if $asan; then
-    log "build: clang + AddressSanitizer + UndefinedBehaviorSanitizer + libFuzzer (build/asan)"
+    log "build: g++ + AddressSanitizer + UndefinedBehaviorSanitizer (build/asan)"
     cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug \
-        -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-        -DHSMP_SANITIZE=address,undefined -DHSMP_FUZZ=ON >/dev/null
+        -DHSMP_SANITIZE=address,undefined >/dev/null
     cmake --build build/asan -j "$jobs"
+    log "build: clang $(clang -dumpversion) + libFuzzer + ASan + UBSan (build/fuzz)"
+    cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DHSMP_FUZZ_ONLY=ON -DHSMP_FUZZ=ON \
+        -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+        -DHSMP_SANITIZE=address,undefined >/dev/null
+    cmake --build build/fuzz -j "$jobs"
 fi
 
 log "tests: g++ build"
 run_ctest build/ci
 
 if $asan; then
-    log "tests: sanitizer build (ASan + UBSan), including the 60 s fuzz run"
+    log "tests: fuzzing the URI parser (clang, libFuzzer, ASan + UBSan)"
+    run_ctest build/fuzz -L fuzz
+    log "tests: sanitizer build (g++, ASan + UBSan)"
     # Leaks inside the token implementations (SoftHSM2, NSS, p11-kit) are theirs;
     # the suppressions name only those libraries.
     export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1
@@ -65,4 +73,3 @@ if $asan; then
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     run_ctest build/asan
 fi
-
