@@ -1,23 +1,25 @@
-// OSSL_provider_init: the only symbol pkcs11.so exports (hsmp.map).
-//
-// This is the wiring-only entry of the provider (shaped like OpenSSL's defltprov.c). The
-// provider core issue fills in configuration, the operation tables and the error strings;
-// for now the module loads, reports its name, version and status, and offers no algorithms.
-#include <openssl/core.h>
+// OSSL_provider_init: the only symbol pkcs11.so exports (hsmp.map). Wiring only, in the
+// shape of OpenSSL's defltprov.c: capture the core functions, read the configuration,
+// build the provider context, answer query_operation, get_params, get_reason_strings and
+// teardown. No algorithm logic lives here.
+#include "abi/algorithms.hpp"
+#include "abi/barrier.hpp"
+#include "abi/config_source.hpp"
+#include "abi/core.hpp"
+#include "abi/dispatch.hpp"
+#include "abi/keydata.hpp"
+#include "abi/reasons.hpp"
+#include "common/config.hpp"
+#include "ops/context.hpp"
+
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
-
-#include <new>
 
 namespace hsmp::abi {
 namespace {
 
 constexpr const char* kName = "pkcs11 (HSM) provider";
-
-struct ProviderContext {
-    const OSSL_CORE_HANDLE* core;
-};
 
 const OSSL_PARAM* prov_gettable_params(void* /*provctx*/) noexcept {
     static const OSSL_PARAM kParams[] = {
@@ -50,39 +52,82 @@ int prov_get_params(void* /*provctx*/, OSSL_PARAM params[]) noexcept {
     return 1;
 }
 
-const OSSL_ALGORITHM* prov_query_operation(void* /*provctx*/, int /*operation_id*/,
+// Families land one by one; a family whose dispatch file is not linked in offers nothing.
+const OSSL_ALGORITHM* family(const OSSL_ALGORITHM* (*table)() noexcept) noexcept {
+    return table != nullptr ? table() : nullptr;
+}
+
+const OSSL_ALGORITHM* prov_query_operation(void* provctx, int operation_id,
                                            int* no_cache) noexcept {
     *no_cache = 0;
-    return nullptr;
+    auto* h = ProviderHandle::from(provctx);
+    if (h == nullptr) {
+        return nullptr;
+    }
+    const ops::ProviderContext& ctx = *h->value;
+    switch (operation_id) {
+    case OSSL_OP_KEYMGMT:
+        return ctx.blocked("keymgmt") ? nullptr : family(&keymgmt_algorithms);
+    case OSSL_OP_SIGNATURE:
+        return ctx.blocked("signature") ? nullptr : family(&signature_algorithms);
+    case OSSL_OP_STORE:
+        return ctx.blocked("store") ? nullptr : family(&store_algorithms);
+    case OSSL_OP_ENCODER:
+        return ctx.blocked("encoder") ? nullptr : family(&encoder_algorithms);
+    case OSSL_OP_DECODER:
+        return ctx.blocked("decoder") ? nullptr : family(&decoder_algorithms);
+    default:
+        return nullptr;
+    }
+}
+
+const OSSL_ITEM* prov_get_reason_strings(void* /*provctx*/) noexcept {
+    return reason_strings();
 }
 
 void prov_teardown(void* provctx) noexcept {
-    delete static_cast<ProviderContext*>(provctx);
+    guard<int>(0, [&] {
+        delete ProviderHandle::from(provctx);
+        return 1;
+    });
 }
 
-template <class Fn> OSSL_DISPATCH entry(int id, Fn fn) {
-    return OSSL_DISPATCH{id, reinterpret_cast<void (*)()>(fn)};
+int init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in, const OSSL_DISPATCH** out,
+         void** provctx) {
+    const CoreFunctions core_fns = CoreFunctions::capture(handle, in);
+    set_core(core_fns);
+
+    auto config = parse_config(read_provider_section(core_fns));
+    if (!config) {
+        core_fns.raise(config.error());
+        return 0;
+    }
+    auto ctx = ops::ProviderContext::create(std::move(config).value(), handle);
+    if (!ctx) {
+        core_fns.raise(ctx.error());
+        return 0;
+    }
+    static const OSSL_DISPATCH kTable[] = {
+        slot<OSSL_FUNC_provider_gettable_params_fn*>(OSSL_FUNC_PROVIDER_GETTABLE_PARAMS,
+                                                     &prov_gettable_params),
+        slot<OSSL_FUNC_provider_get_params_fn*>(OSSL_FUNC_PROVIDER_GET_PARAMS, &prov_get_params),
+        slot<OSSL_FUNC_provider_query_operation_fn*>(OSSL_FUNC_PROVIDER_QUERY_OPERATION,
+                                                     &prov_query_operation),
+        slot<OSSL_FUNC_provider_get_reason_strings_fn*>(OSSL_FUNC_PROVIDER_GET_REASON_STRINGS,
+                                                        &prov_get_reason_strings),
+        slot<OSSL_FUNC_provider_teardown_fn*>(OSSL_FUNC_PROVIDER_TEARDOWN, &prov_teardown),
+        {0, nullptr},
+    };
+    *provctx = new ProviderHandle(std::move(ctx).value());
+    *out = kTable;
+    return 1;
 }
 
 } // namespace
 } // namespace hsmp::abi
 
 extern "C" __attribute__((visibility("default"))) int
-OSSL_provider_init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* /*in*/,
+OSSL_provider_init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in,
                    const OSSL_DISPATCH** out, void** provctx) noexcept {
-    using namespace hsmp::abi;
-    static const OSSL_DISPATCH kTable[] = {
-        entry(OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, &prov_gettable_params),
-        entry(OSSL_FUNC_PROVIDER_GET_PARAMS, &prov_get_params),
-        entry(OSSL_FUNC_PROVIDER_QUERY_OPERATION, &prov_query_operation),
-        entry(OSSL_FUNC_PROVIDER_TEARDOWN, &prov_teardown),
-        {0, nullptr},
-    };
-    auto* ctx = new (std::nothrow) ProviderContext{handle};
-    if (ctx == nullptr) {
-        return 0;
-    }
-    *provctx = ctx;
-    *out = kTable;
-    return 1;
+    return hsmp::abi::guard<int>(0, [&] { return hsmp::abi::init(handle, in, out, provctx); });
 }

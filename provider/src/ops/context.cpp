@@ -1,0 +1,81 @@
+#include "ops/context.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/provider.h>
+
+#include <cstdlib>
+#include <utility>
+
+namespace hsmp::ops {
+
+Result<std::unique_ptr<ProviderContext>> ProviderContext::create(ProviderConfig config,
+                                                                 const OSSL_CORE_HANDLE* handle) {
+    std::unique_ptr<ProviderContext> ctx(new ProviderContext());
+    ctx->m_handle = handle;
+
+    p11::LibraryConfig lib;
+    // DESIGN.md section 2: the environment variable overrides the configured module.
+    if (const char* env = std::getenv("PKCS11_PROVIDER_MODULE"); env != nullptr && *env != 0) {
+        lib.module.path = env;
+    } else if (config.module_path) {
+        lib.module.path = *config.module_path;
+    }
+    lib.module.init_args = config.module_init_args;
+    if (config.token_pin) {
+        auto pin = p11::config_pin(*config.token_pin);
+        if (!pin) {
+            return pin.error();
+        }
+        lib.token_pin = std::move(pin).value();
+    }
+    switch (config.login_behavior) {
+    case LoginBehavior::Auto:
+        lib.login_behavior = p11::LoginBehavior::Auto;
+        break;
+    case LoginBehavior::Always:
+        lib.login_behavior = p11::LoginBehavior::Always;
+        break;
+    case LoginBehavior::Never:
+        lib.login_behavior = p11::LoginBehavior::Never;
+        break;
+    }
+    lib.token.pool.cap = config.cache_sessions;
+    lib.token.pool.wait = config.session_wait;
+    ctx->m_library = std::make_unique<p11::Library>(std::move(lib));
+
+    // Software operations run in a private library context with the default provider only.
+    ctx->m_sw_libctx = OSSL_LIB_CTX_new();
+    if (ctx->m_sw_libctx == nullptr) {
+        return Error(Code::Internal, "cannot create the provider's software library context");
+    }
+    ctx->m_sw_default = OSSL_PROVIDER_load(ctx->m_sw_libctx, "default");
+    if (ctx->m_sw_default == nullptr) {
+        return Error(Code::Internal, "cannot load OpenSSL's default provider into the pkcs11 "
+                                     "provider's software library context");
+    }
+    ctx->m_config = std::move(config);
+
+    if (ctx->m_config.load_behavior == LoadBehavior::Early) {
+        auto module = ctx->m_library->module_for(uri::Uri{});
+        if (!module) {
+            return module.error().with_context("pkcs11-module-load-behavior = early");
+        }
+    }
+    return ctx;
+}
+
+ProviderContext::~ProviderContext() {
+    // The library is destroyed first: it makes no module call (see SessionPool), so the
+    // order only matters for the software context.
+    m_library.reset();
+    if (m_sw_default != nullptr) {
+        OSSL_PROVIDER_unload(m_sw_default);
+    }
+    OSSL_LIB_CTX_free(m_sw_libctx);
+}
+
+bool ProviderContext::blocked(std::string_view operation) const {
+    return m_config.blocked_operations.count(std::string(operation)) != 0;
+}
+
+}  // namespace hsmp::ops

@@ -1,0 +1,51 @@
+// The provider context: one per loaded provider instance (OSSL_provider_init). Holds the
+// configuration, the PKCS#11 library (modules, tokens) and a private OpenSSL library
+// context with the default provider, used for everything the provider computes in software
+// (digests, verification from public keys, encoding public keys). Using a private context
+// means a token that calls back into libcrypto, or an application whose default properties
+// route fetches to this provider, can never re-enter the token (DESIGN.md section 3).
+#pragma once
+
+#include "common/config.hpp"
+#include "common/result.hpp"
+#include "pkcs11/library.hpp"
+
+#include <openssl/core.h>
+#include <openssl/types.h>
+
+#include <memory>
+#include <string>
+
+namespace hsmp::ops {
+
+class ProviderContext {
+public:
+    /// Builds the context: applies PKCS11_PROVIDER_MODULE over the configured module path,
+    /// reads a file: PIN now, creates the software library context. With
+    /// pkcs11-module-load-behavior = early the module is loaded and initialised here.
+    static Result<std::unique_ptr<ProviderContext>> create(ProviderConfig config,
+                                                           const OSSL_CORE_HANDLE* handle);
+    ~ProviderContext();
+    ProviderContext(const ProviderContext&) = delete;
+    ProviderContext& operator=(const ProviderContext&) = delete;
+
+    [[nodiscard]] p11::Library& library() noexcept { return *m_library; }
+    [[nodiscard]] const ProviderConfig& config() const noexcept { return m_config; }
+    [[nodiscard]] const OSSL_CORE_HANDLE* handle() const noexcept { return m_handle; }
+    /// Private library context with the default provider (never this provider).
+    [[nodiscard]] OSSL_LIB_CTX* software_libctx() const noexcept { return m_sw_libctx; }
+
+    /// True when the configuration blocks an operation class ("signature", "store", ...).
+    [[nodiscard]] bool blocked(std::string_view operation) const;
+
+private:
+    ProviderContext() = default;
+
+    ProviderConfig m_config;
+    const OSSL_CORE_HANDLE* m_handle = nullptr;
+    std::unique_ptr<p11::Library> m_library;
+    OSSL_LIB_CTX* m_sw_libctx = nullptr;
+    OSSL_PROVIDER* m_sw_default = nullptr;
+};
+
+}  // namespace hsmp::ops
