@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <set>
 
 namespace hsmp::abi {
@@ -41,7 +42,7 @@ std::vector<std::string> section_keys(const std::string& provider_name) {
     return keys;
 }
 
-}  // namespace
+} // namespace
 
 std::vector<std::pair<std::string, std::string>> read_provider_section(const CoreFunctions& core) {
     std::vector<std::pair<std::string, std::string>> entries;
@@ -65,7 +66,11 @@ std::vector<std::pair<std::string, std::string>> read_provider_section(const Cor
     const std::string provider_name = core.get_string(OSSL_PROV_PARAM_CORE_PROV_NAME);
     if (!provider_name.empty()) {
         for (const std::string& key : section_keys(provider_name)) {
-            if (seen.count(key) == 0 && !is_openssl_provider_key(key)) {
+            const bool known =
+                std::find(config_keys().begin(), config_keys().end(), key) != config_keys().end();
+            // A known key the core did not hand over belongs to another instance of the
+            // section (the provider loaded again without its configuration): not ours to read.
+            if (!known && seen.count(key) == 0 && !is_openssl_provider_key(key)) {
                 // Unknown to us: parse_config() rejects it by name. The value is not needed
                 // (and may be a secret), so it is not read.
                 entries.emplace_back(key, "");
@@ -75,4 +80,4 @@ std::vector<std::pair<std::string, std::string>> read_provider_section(const Cor
     return entries;
 }
 
-}  // namespace hsmp::abi
+} // namespace hsmp::abi
