@@ -16,4 +16,4 @@ __attribute__((weak)) const OSSL_ALGORITHM* store_algorithms() noexcept;
 __attribute__((weak)) const OSSL_ALGORITHM* encoder_algorithms() noexcept;
 __attribute__((weak)) const OSSL_ALGORITHM* decoder_algorithms() noexcept;
 
-}  // namespace hsmp::abi
+} // namespace hsmp::abi

@@ -20,8 +20,7 @@ struct ErrorException : std::exception {
 
 /// Runs `body()` and returns its value; on any exception raises the matching reason and
 /// returns `failure`.
-template <class R, class F>
-R guard(R failure, F&& body) noexcept {
+template <class R, class F> R guard(R failure, F&& body) noexcept {
     try {
         return body();
     } catch (const ErrorException& e) {
@@ -36,4 +35,4 @@ R guard(R failure, F&& body) noexcept {
     return failure;
 }
 
-}  // namespace hsmp::abi
+} // namespace hsmp::abi

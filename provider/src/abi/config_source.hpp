@@ -12,7 +12,7 @@
 
 namespace hsmp::abi {
 
-[[nodiscard]] std::vector<std::pair<std::string, std::string>> read_provider_section(
-    const CoreFunctions& core);
+[[nodiscard]] std::vector<std::pair<std::string, std::string>>
+read_provider_section(const CoreFunctions& core);
 
-}  // namespace hsmp::abi
+} // namespace hsmp::abi

@@ -10,7 +10,7 @@ namespace {
 // Written once, at the first OSSL_provider_init, before any other thread can call in.
 CoreFunctions g_core;
 std::atomic<bool> g_core_set{false};
-}  // namespace
+} // namespace
 
 CoreFunctions CoreFunctions::capture(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in) {
     CoreFunctions c;
@@ -63,7 +63,7 @@ void vset(const CoreFunctions& c, int reason, const char* fmt, ...) {
     va_end(args);
 }
 
-}  // namespace
+} // namespace
 
 void CoreFunctions::raise(const Error& error) const noexcept {
     if (new_error == nullptr || vset_error == nullptr) {
@@ -106,7 +106,9 @@ std::string CoreFunctions::get_string(const char* name) const {
     return value;
 }
 
-const CoreFunctions& core() noexcept { return g_core; }
+const CoreFunctions& core() noexcept {
+    return g_core;
+}
 
 void set_core(const CoreFunctions& c) noexcept {
     bool expected = false;
@@ -115,4 +117,4 @@ void set_core(const CoreFunctions& c) noexcept {
     }
 }
 
-}  // namespace hsmp::abi
+} // namespace hsmp::abi

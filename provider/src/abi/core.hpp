@@ -41,4 +41,4 @@ struct CoreFunctions {
 [[nodiscard]] const CoreFunctions& core() noexcept;
 void set_core(const CoreFunctions& core) noexcept;
 
-}  // namespace hsmp::abi
+} // namespace hsmp::abi

@@ -9,12 +9,11 @@
 
 namespace hsmp::abi {
 
-template <class Expected, class Fn>
-OSSL_DISPATCH slot(int id, Fn fn) noexcept {
+template <class Expected, class Fn> OSSL_DISPATCH slot(int id, Fn fn) noexcept {
     static_assert(std::is_convertible_v<Fn, Expected>,
                   "function does not match the OpenSSL dispatch slot's type");
     const Expected checked = fn;
     return OSSL_DISPATCH{id, reinterpret_cast<void (*)()>(checked)};
 }
 
-}  // namespace hsmp::abi
+} // namespace hsmp::abi

@@ -28,8 +28,7 @@ const Key* key_of(const void* keydata) {
     return h != nullptr ? h->value.get() : nullptr;
 }
 
-template <KeyKind Kind>
-struct Kmgmt {
+template <KeyKind Kind> struct Kmgmt {
     static void* kmgmt_new(void* provctx) noexcept {
         return guard<void*>(nullptr, [&]() -> void* {
             if (context_of(provctx) == nullptr) {
@@ -112,8 +111,7 @@ struct Kmgmt {
         return ops::key_io_types(Kind);
     }
 
-    static int kmgmt_export(void* keydata, int selection, OSSL_CALLBACK* cb,
-                            void* cbarg) noexcept {
+    static int kmgmt_export(void* keydata, int selection, OSSL_CALLBACK* cb, void* cbarg) noexcept {
         return guard<int>(0, [&] {
             const Key* key = key_of(keydata);
             if (key == nullptr) {
@@ -134,7 +132,7 @@ struct Kmgmt {
             if (h == nullptr) {
                 return nullptr;
             }
-            auto* copy = new KeyData(h->value);  // keys are immutable: share
+            auto* copy = new KeyData(h->value); // keys are immutable: share
             copy->provctx = h->provctx;
             return copy;
         });
@@ -147,7 +145,7 @@ struct Kmgmt {
         if (Kind == KeyKind::RsaPss) {
             return "RSA";
         }
-        return nullptr;  // the keymgmt's own name
+        return nullptr; // the keymgmt's own name
     }
 
     static const OSSL_DISPATCH* table() noexcept {
@@ -158,27 +156,31 @@ struct Kmgmt {
             slot<OSSL_FUNC_keymgmt_has_fn*>(OSSL_FUNC_KEYMGMT_HAS, &kmgmt_has),
             slot<OSSL_FUNC_keymgmt_match_fn*>(OSSL_FUNC_KEYMGMT_MATCH, &kmgmt_match),
             slot<OSSL_FUNC_keymgmt_get_params_fn*>(OSSL_FUNC_KEYMGMT_GET_PARAMS, &kmgmt_get_params),
-            slot<OSSL_FUNC_keymgmt_gettable_params_fn*>(OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, &kmgmt_gettable_params),
+            slot<OSSL_FUNC_keymgmt_gettable_params_fn*>(OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS,
+                                                        &kmgmt_gettable_params),
             slot<OSSL_FUNC_keymgmt_import_fn*>(OSSL_FUNC_KEYMGMT_IMPORT, &kmgmt_import),
-            slot<OSSL_FUNC_keymgmt_import_types_fn*>(OSSL_FUNC_KEYMGMT_IMPORT_TYPES, &kmgmt_io_types),
+            slot<OSSL_FUNC_keymgmt_import_types_fn*>(OSSL_FUNC_KEYMGMT_IMPORT_TYPES,
+                                                     &kmgmt_io_types),
             slot<OSSL_FUNC_keymgmt_export_fn*>(OSSL_FUNC_KEYMGMT_EXPORT, &kmgmt_export),
-            slot<OSSL_FUNC_keymgmt_export_types_fn*>(OSSL_FUNC_KEYMGMT_EXPORT_TYPES, &kmgmt_io_types),
+            slot<OSSL_FUNC_keymgmt_export_types_fn*>(OSSL_FUNC_KEYMGMT_EXPORT_TYPES,
+                                                     &kmgmt_io_types),
             slot<OSSL_FUNC_keymgmt_dup_fn*>(OSSL_FUNC_KEYMGMT_DUP, &kmgmt_dup),
-            slot<OSSL_FUNC_keymgmt_query_operation_name_fn*>(OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, &kmgmt_query_operation_name),
+            slot<OSSL_FUNC_keymgmt_query_operation_name_fn*>(OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,
+                                                             &kmgmt_query_operation_name),
             {0, nullptr},
         };
         return kTable;
     }
 };
 
-}  // namespace
+} // namespace
 
 const OSSL_ALGORITHM* keymgmt_algorithms() noexcept {
     static const OSSL_ALGORITHM kAlgorithms[] = {
         {"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProperties, Kmgmt<KeyKind::Rsa>::table(),
          "PKCS#11 token RSA keys"},
-        {"RSA-PSS:RSASSA-PSS:1.2.840.113549.1.1.10", kProperties,
-         Kmgmt<KeyKind::RsaPss>::table(), "PKCS#11 token RSA-PSS keys"},
+        {"RSA-PSS:RSASSA-PSS:1.2.840.113549.1.1.10", kProperties, Kmgmt<KeyKind::RsaPss>::table(),
+         "PKCS#11 token RSA-PSS keys"},
         {"EC:id-ecPublicKey:1.2.840.10045.2.1", kProperties, Kmgmt<KeyKind::Ec>::table(),
          "PKCS#11 token EC keys"},
         {"ED25519:1.3.101.112", kProperties, Kmgmt<KeyKind::Ed25519>::table(),
@@ -190,4 +192,4 @@ const OSSL_ALGORITHM* keymgmt_algorithms() noexcept {
     return kAlgorithms;
 }
 
-}  // namespace hsmp::abi
+} // namespace hsmp::abi

@@ -9,14 +9,12 @@
 
 namespace hsmp::abi {
 
-template <class T, std::uint32_t Magic>
-struct Handle {
+template <class T, std::uint32_t Magic> struct Handle {
     static constexpr std::uint32_t kMagic = Magic;
     std::uint32_t magic = Magic;
     T value;
 
-    template <class... Args>
-    explicit Handle(Args&&... args) : value(std::forward<Args>(args)...) {}
+    template <class... Args> explicit Handle(Args&&... args) : value(std::forward<Args>(args)...) {}
     ~Handle() { magic = 0; }
     Handle(const Handle&) = delete;
     Handle& operator=(const Handle&) = delete;
@@ -32,4 +30,4 @@ struct Handle {
     }
 };
 
-}  // namespace hsmp::abi
+} // namespace hsmp::abi

@@ -11,7 +11,7 @@ namespace hsmp::abi {
 
 /// keydata: a reference-counted ops::Key. Null `value` = an empty key (keymgmt new), filled
 /// by import; `provctx` is the provider context it was made for.
-struct KeyData : Handle<std::shared_ptr<ops::Key>, 0x4b455931U> {  // "KEY1"
+struct KeyData : Handle<std::shared_ptr<ops::Key>, 0x4b455931U> { // "KEY1"
     using Handle::Handle;
     void* provctx = nullptr;
 
@@ -30,10 +30,10 @@ struct KeyData : Handle<std::shared_ptr<ops::Key>, 0x4b455931U> {  // "KEY1"
 struct KeyReference {
     std::uint32_t magic = kMagic;
     std::shared_ptr<ops::Key> key;
-    static constexpr std::uint32_t kMagic = 0x52454631U;  // "REF1"
+    static constexpr std::uint32_t kMagic = 0x52454631U; // "REF1"
 };
 
 /// The provider context behind OpenSSL's provctx pointer.
-using ProviderHandle = Handle<std::unique_ptr<ops::ProviderContext>, 0x50525631U>;  // "PRV1"
+using ProviderHandle = Handle<std::unique_ptr<ops::ProviderContext>, 0x50525631U>; // "PRV1"
 
-}  // namespace hsmp::abi
+} // namespace hsmp::abi

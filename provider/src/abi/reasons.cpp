@@ -42,4 +42,4 @@ const OSSL_ITEM* reason_strings() noexcept {
     return kReasons;
 }
 
-}  // namespace hsmp::abi
+} // namespace hsmp::abi

@@ -29,4 +29,4 @@ enum Reason : int {
 /// The {reason, text} table, terminated by {0, nullptr}.
 [[nodiscard]] const OSSL_ITEM* reason_strings() noexcept;
 
-}  // namespace hsmp::abi
+} // namespace hsmp::abi

@@ -25,9 +25,9 @@ const std::vector<std::string_view> kKeys = {
 
 const std::set<std::string> kQuirks = {"no-deinit", "no-operation-state", "no-session-callbacks",
                                        "no-allowed-mechanisms"};
-const std::set<std::string> kOperations = {
-    "digest", "cipher",  "mac",     "kdf",     "rand",  "keymgmt", "keyexch",
-    "signature", "asym-cipher", "kem", "encoder", "decoder", "store", "skeymgmt"};
+const std::set<std::string> kOperations = {"digest",  "cipher",  "mac",       "kdf",         "rand",
+                                           "keymgmt", "keyexch", "signature", "asym-cipher", "kem",
+                                           "encoder", "decoder", "store",     "skeymgmt"};
 
 Error bad_value(std::string_view key, std::string_view value, std::string_view expected) {
     return Error(Code::InvalidArgument, "bad value \"" + std::string(value) + "\" for " +
@@ -80,17 +80,19 @@ Result<std::set<std::string>> parse_words(std::string_view key, std::string_view
     return out;
 }
 
-}  // namespace
+} // namespace
 
 bool is_openssl_provider_key(std::string_view key) noexcept {
     return key == "activate" || key == "module" || key == "identity" || key == "soft_load" ||
            key == "default_properties";
 }
 
-const std::vector<std::string_view>& config_keys() noexcept { return kKeys; }
+const std::vector<std::string_view>& config_keys() noexcept {
+    return kKeys;
+}
 
-Result<ProviderConfig> parse_config(
-    const std::vector<std::pair<std::string, std::string>>& entries) {
+Result<ProviderConfig>
+parse_config(const std::vector<std::pair<std::string, std::string>>& entries) {
     ProviderConfig cfg;
     for (const auto& [key, value] : entries) {
         if (is_openssl_provider_key(key)) {
@@ -107,7 +109,7 @@ Result<ProviderConfig> parse_config(
             if (value.empty()) {
                 return Error(Code::InvalidArgument, "pkcs11-module-token-pin is empty");
             }
-            cfg.token_pin = value;  // the value itself is never put in a message
+            cfg.token_pin = value; // the value itself is never put in a message
         } else if (key == "pkcs11-module-login-behavior") {
             if (value == "auto") {
                 cfg.login_behavior = LoginBehavior::Auto;
@@ -195,4 +197,4 @@ Result<ProviderConfig> parse_config(
     return cfg;
 }
 
-}  // namespace hsmp
+} // namespace hsmp

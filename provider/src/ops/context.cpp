@@ -78,4 +78,4 @@ bool ProviderContext::blocked(std::string_view operation) const {
     return m_config.blocked_operations.count(std::string(operation)) != 0;
 }
 
-}  // namespace hsmp::ops
+} // namespace hsmp::ops

@@ -48,4 +48,4 @@ private:
     OSSL_PROVIDER* m_sw_default = nullptr;
 };
 
-}  // namespace hsmp::ops
+} // namespace hsmp::ops

@@ -27,8 +27,8 @@ struct BnFree {
     void operator()(BIGNUM* b) const noexcept { BN_free(b); }
 };
 
-Result<EVP_PKEY*> pkey_from_params(OSSL_LIB_CTX* libctx, const char* type,
-                                   const OSSL_PARAM* params, const std::string& what) {
+Result<EVP_PKEY*> pkey_from_params(OSSL_LIB_CTX* libctx, const char* type, const OSSL_PARAM* params,
+                                   const std::string& what) {
     std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> pctx(
         EVP_PKEY_CTX_new_from_name(libctx, type, nullptr));
     EVP_PKEY* pkey = nullptr;
@@ -45,7 +45,7 @@ Result<EVP_PKEY*> pkey_from_params(OSSL_LIB_CTX* libctx, const char* type,
 // (SoftHSM2 2.6), a PrintableString "edwards25519" / "edwards448".
 struct CurveInfo {
     KeyKind kind;
-    std::string group;  // OpenSSL group name for EC
+    std::string group; // OpenSSL group name for EC
 };
 
 Result<CurveInfo> curve_of(const Bytes& params, const std::string& what) {
@@ -85,8 +85,7 @@ Result<CurveInfo> curve_of(const Bytes& params, const std::string& what) {
 Bytes unwrap_point(const Bytes& point) {
     if (point.size() > 2 && point[0] == 0x04) {
         const unsigned char* p = point.data();
-        ASN1_OCTET_STRING* os =
-            d2i_ASN1_OCTET_STRING(nullptr, &p, static_cast<long>(point.size()));
+        ASN1_OCTET_STRING* os = d2i_ASN1_OCTET_STRING(nullptr, &p, static_cast<long>(point.size()));
         if (os != nullptr) {
             const bool whole = p == point.data() + point.size();
             Bytes inner(os->data, os->data + os->length);
@@ -211,10 +210,9 @@ Result<EVP_PKEY*> build_public(ProviderContext& ctx, p11::Object& key_obj,
         kind_out = curve->kind;
         if (curve->kind == KeyKind::Ec) {
             OSSL_PARAM params[] = {
-                OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                                 curve->group.data(), 0),
-                OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, raw.data(),
-                                                  raw.size()),
+                OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, curve->group.data(),
+                                                 0),
+                OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, raw.data(), raw.size()),
                 OSSL_PARAM_construct_end(),
             };
             return pkey_from_params(ctx.software_libctx(), "EC", params, what);
@@ -231,7 +229,7 @@ Result<EVP_PKEY*> build_public(ProviderContext& ctx, p11::Object& key_obj,
                  what + " is a key type this provider does not support (RSA, EC and EdDSA are)");
 }
 
-}  // namespace
+} // namespace
 
 std::string_view key_kind_name(KeyKind kind) noexcept {
     switch (kind) {
@@ -254,7 +252,9 @@ Key::Key(ProviderContext& ctx, KeyKind kind, std::shared_ptr<p11::Object> priv,
     : m_ctx(&ctx), m_kind(kind), m_private(std::move(priv)), m_public_object(std::move(pub_obj)),
       m_public(pub) {}
 
-Key::~Key() { EVP_PKEY_free(m_public); }
+Key::~Key() {
+    EVP_PKEY_free(m_public);
+}
 
 Result<std::shared_ptr<Key>> Key::from_token(ProviderContext& ctx,
                                              std::shared_ptr<p11::Object> private_key) {
@@ -267,8 +267,8 @@ Result<std::shared_ptr<Key>> Key::from_token(ProviderContext& ctx,
     if (!pkey) {
         return pkey.error();
     }
-    return std::shared_ptr<Key>(new Key(ctx, kind, std::move(private_key), std::move(pub),
-                                        pkey.value()));
+    return std::shared_ptr<Key>(
+        new Key(ctx, kind, std::move(private_key), std::move(pub), pkey.value()));
 }
 
 Result<std::shared_ptr<Key>> Key::from_token_public(ProviderContext& ctx,
@@ -291,9 +291,15 @@ Result<std::shared_ptr<Key>> Key::from_public(ProviderContext& ctx, KeyKind kind
     return std::shared_ptr<Key>(new Key(ctx, kind, nullptr, nullptr, pub));
 }
 
-int Key::bits() const noexcept { return EVP_PKEY_get_bits(m_public); }
-int Key::security_bits() const noexcept { return EVP_PKEY_get_security_bits(m_public); }
-int Key::max_size() const noexcept { return EVP_PKEY_get_size(m_public); }
+int Key::bits() const noexcept {
+    return EVP_PKEY_get_bits(m_public);
+}
+int Key::security_bits() const noexcept {
+    return EVP_PKEY_get_security_bits(m_public);
+}
+int Key::max_size() const noexcept {
+    return EVP_PKEY_get_size(m_public);
+}
 
 std::string Key::group_name() const {
     if (m_kind != KeyKind::Ec) {
@@ -329,4 +335,4 @@ bool Key::same_public(const Key& other) const {
     return EVP_PKEY_eq(m_public, other.m_public) == 1;
 }
 
-}  // namespace hsmp::ops
+} // namespace hsmp::ops

@@ -11,9 +11,8 @@
 #include "ops/context.hpp"
 #include "pkcs11/object.hpp"
 
-#include <p11uri/uri.hpp>
-
 #include <openssl/evp.h>
+#include <p11uri/uri.hpp>
 
 #include <memory>
 #include <string>
@@ -73,8 +72,8 @@ private:
     ProviderContext* m_ctx;
     KeyKind m_kind;
     std::shared_ptr<p11::Object> m_private;
-    std::shared_ptr<p11::Object> m_public_object;  // token public key, if any
-    EVP_PKEY* m_public;                              // owned
+    std::shared_ptr<p11::Object> m_public_object; // token public key, if any
+    EVP_PKEY* m_public;                           // owned
 };
 
-}  // namespace hsmp::ops
+} // namespace hsmp::ops

@@ -15,19 +15,19 @@ const char* default_digest(KeyKind kind) {
     switch (kind) {
     case KeyKind::Ed25519:
     case KeyKind::Ed448:
-        return "";  // EdDSA hashes internally: no digest is set
+        return ""; // EdDSA hashes internally: no digest is set
     default:
         return "SHA256";
     }
 }
 
-}  // namespace
+} // namespace
 
 bool key_has(const Key& key, int selection) noexcept {
     if ((selection & kPrivate) != 0 && !key.has_private()) {
         return false;
     }
-    return true;  // public parts and domain parameters are always present
+    return true; // public parts and domain parameters are always present
 }
 
 Result<void> key_get_params(const Key& key, OSSL_PARAM params[]) {
@@ -73,8 +73,7 @@ Result<void> key_export(const Key& key, int selection, OSSL_CALLBACK* cb, void* 
     const int rc = cb(params, cbarg);
     OSSL_PARAM_free(params);
     if (rc == 0) {
-        return Error(Code::Internal, "the importer refused the public parts of " +
-                                         key.describe());
+        return Error(Code::Internal, "the importer refused the public parts of " + key.describe());
     }
     return ok();
 }
@@ -110,10 +109,9 @@ Result<std::shared_ptr<Key>> key_import(ProviderContext& ctx, KeyKind kind, int 
     EVP_PKEY* pkey = nullptr;
     // Only the public parts are taken; private components, if any, are ignored here.
     const int ok_init = pctx != nullptr ? EVP_PKEY_fromdata_init(pctx) : 0;
-    const int ok_data =
-        ok_init > 0 ? EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY,
-                                        const_cast<OSSL_PARAM*>(params))
-                    : 0;
+    const int ok_data = ok_init > 0 ? EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY,
+                                                        const_cast<OSSL_PARAM*>(params))
+                                    : 0;
     EVP_PKEY_CTX_free(pctx);
     if (ok_data <= 0 || pkey == nullptr) {
         return Error(Code::InvalidArgument,
@@ -194,4 +192,4 @@ const OSSL_PARAM* key_gettable_params(KeyKind kind) noexcept {
     }
 }
 
-}  // namespace hsmp::ops
+} // namespace hsmp::ops

@@ -33,4 +33,4 @@ namespace hsmp::ops {
 /// The parameters get_params() answers for `kind`.
 [[nodiscard]] const OSSL_PARAM* key_gettable_params(KeyKind kind) noexcept;
 
-}  // namespace hsmp::ops
+} // namespace hsmp::ops

@@ -22,8 +22,7 @@ p11::PinCallback pin_callback(OSSL_PASSPHRASE_CALLBACK* cb, void* arg) {
             OSSL_PARAM_construct_utf8_string(OSSL_PASSPHRASE_PARAM_INFO, prompt.data(), 0),
             OSSL_PARAM_construct_end(),
         };
-        if (cb(buf.data(), buf.size(), &len, params, arg) == 0 || len == 0 ||
-            len > buf.size()) {
+        if (cb(buf.data(), buf.size(), &len, params, arg) == 0 || len == 0 || len > buf.size()) {
             secure_wipe(buf.data(), buf.size());
             return Error(Code::Unauthenticated,
                          "the application's passphrase callback gave no PIN for " +
@@ -35,4 +34,4 @@ p11::PinCallback pin_callback(OSSL_PASSPHRASE_CALLBACK* cb, void* arg) {
     };
 }
 
-}  // namespace hsmp::ops
+} // namespace hsmp::ops

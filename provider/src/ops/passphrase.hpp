@@ -13,4 +13,4 @@ namespace hsmp::ops {
 /// the token; its answer goes straight into a SecureBuffer.
 [[nodiscard]] p11::PinCallback pin_callback(OSSL_PASSPHRASE_CALLBACK* cb, void* arg);
 
-}  // namespace hsmp::ops
+} // namespace hsmp::ops
