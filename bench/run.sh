@@ -1,0 +1,41 @@
+#!/bin/bash
+# Signature benchmark of the provider core (not part of the test suite):
+#   bash bench/run.sh [SECONDS_PER_CELL]
+# Builds (build/bench, Release), makes a SoftHSM2 token in a temporary directory, and for
+# RSA-2048 PKCS#1 v1.5, RSA-2048 PSS and ECDSA P-256 compares, on the same key and in one
+# run: raw C_Sign on a session-object copy (the token's limit), this provider through
+# EVP_DigestSign, and OpenSSL's default provider with an in-memory key; 1 and 2 threads.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+seconds=${1:-3}
+cd "$root"
+cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DHSMP_BUILD_TESTS=OFF >/dev/null
+cmake --build build/bench -j "$(nproc)" --target sign_bench hsmp >/dev/null
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+bash tests/fixtures/softhsm-token.sh create "$work/token" >/dev/null
+export SOFTHSM2_CONF=$work/token/softhsm2.conf
+cat >"$work/openssl.cnf" <<CONF
+openssl_conf = init
+[init]
+providers = prov
+[prov]
+default = def
+pkcs11 = p11
+[def]
+activate = 1
+[p11]
+module = $root/build/bench/provider/pkcs11.so
+pkcs11-module-path = /usr/lib/softhsm/libsofthsm2.so
+pkcs11-module-token-pin = file:$work/token/user.pin
+activate = 1
+CONF
+export OPENSSL_CONF=$work/openssl.cnf
+echo "machine: $(nproc) cores, $(openssl version), SoftHSM $(dpkg-query -W -f='${Version}' softhsm2)"
+for case in "rsa-pkcs1 rsa2048" "rsa-pss rsa2048" "ecdsa ec-p256"; do
+    set -- $case
+    build/bench/bench/sign_bench --module /usr/lib/softhsm/libsofthsm2.so \
+        --pin-file "$work/token/user.pin" --alg "$1" --seconds "$seconds" --threads 12 \
+        --uri "pkcs11:token=hsmp-test;object=$2;type=private"
+done
