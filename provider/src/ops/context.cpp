@@ -40,6 +40,7 @@ Result<std::unique_ptr<ProviderContext>> ProviderContext::create(ProviderConfig 
         break;
     }
     lib.token.pool.cap = config.cache_sessions;
+    lib.token.cache_keys = config.cache_keys;
     lib.token.pool.wait = config.session_wait;
     ctx->m_library = std::make_unique<p11::Library>(std::move(lib));
 

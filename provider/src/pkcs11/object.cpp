@@ -193,6 +193,34 @@ Result<CK_OBJECT_HANDLE> Object::handle(const SessionLease& session) {
     return m_handle;
 }
 
+Result<CK_OBJECT_HANDLE> Object::operation_handle(const SessionLease& session) {
+    auto original = handle(session);
+    if (!original || m_identity.cls != CKO_PRIVATE_KEY || !m_token->config().cache_keys) {
+        return original;
+    }
+    const std::uint64_t current = m_token->generation();
+    {
+        const std::lock_guard lock(m_mutex);
+        if (m_copy_refused) {
+            return original;
+        }
+        if (m_copy_generation == current && m_copy != CK_INVALID_HANDLE) {
+            return m_copy;
+        }
+    }
+    auto copy = m_token->session_copy(original.value());
+    const std::lock_guard lock(m_mutex);
+    if (!copy) {
+        // Tokens that protect keys from copying (CKA_COPYABLE false, HSM policy) are used
+        // through the token object; the refusal is remembered, not retried per operation.
+        m_copy_refused = true;
+        return original;
+    }
+    m_copy = copy.value();
+    m_copy_generation = current;
+    return m_copy;
+}
+
 uri::Uri Object::uri() const {
     uri::Uri u;
     const TokenIdentity& t = m_token->identity();

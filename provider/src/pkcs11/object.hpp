@@ -54,6 +54,11 @@ public:
     /// The handle valid in `session`'s token generation, looked up again if needed.
     Result<CK_OBJECT_HANDLE> handle(const SessionLease& session);
 
+    /// The handle to use for a cryptographic operation: the session-object copy of a
+    /// private key when pkcs11-module-cache-keys allows it and the token accepts the copy
+    /// (made once per token generation), else handle().
+    Result<CK_OBJECT_HANDLE> operation_handle(const SessionLease& session);
+
     /// The object's canonical URI: token identity, object label, id and type. Never
     /// contains a PIN.
     [[nodiscard]] uri::Uri uri() const;
@@ -67,6 +72,9 @@ private:
     std::mutex m_mutex;
     CK_OBJECT_HANDLE m_handle;
     std::uint64_t m_generation;
+    CK_OBJECT_HANDLE m_copy = CK_INVALID_HANDLE; // session-object copy, if any
+    std::uint64_t m_copy_generation = 0;
+    bool m_copy_refused = false; // the token does not copy this object
 };
 
 /// The CK_OBJECT_CLASS for a URI type= value.

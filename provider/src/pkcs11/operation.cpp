@@ -6,7 +6,7 @@ Result<std::vector<std::uint8_t>> sign(Object& key, const Mechanism& mechanism,
                                        std::span<const std::uint8_t> data) {
     Token& token = *key.token();
     return token.with_session([&](SessionLease& session) -> Result<std::vector<std::uint8_t>> {
-        auto handle = key.handle(session);
+        auto handle = key.operation_handle(session);
         if (!handle) {
             return handle.error();
         }

@@ -335,6 +335,27 @@ bool Token::recover(const Error& error) {
     }
 }
 
+Result<CK_OBJECT_HANDLE> Token::session_copy(CK_OBJECT_HANDLE object) {
+    const std::lock_guard lock(m_mutex);
+    if (!m_login_session.valid()) {
+        // A token without login: keep one session open to own the copies.
+        auto lease = m_pool->acquire(m_slot.load());
+        if (!lease) {
+            return lease.error();
+        }
+        m_login_session = std::move(lease).value();
+    }
+    CK_BBOOL no = CK_FALSE;
+    CK_ATTRIBUTE tmpl[] = {{CKA_TOKEN, &no, sizeof no}};
+    CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
+    const CK_RV rv = m_module->call("C_CopyObject", &CK_FUNCTION_LIST::C_CopyObject,
+                                    m_login_session.handle(), object, tmpl, CK_ULONG{1}, &copy);
+    if (rv != CKR_OK) {
+        return rv_error("C_CopyObject", rv, m_identity.describe());
+    }
+    return copy;
+}
+
 Result<std::vector<CK_MECHANISM_TYPE>> Token::mechanisms() {
     if (auto ready = ensure_ready(); !ready) {
         return ready.error();

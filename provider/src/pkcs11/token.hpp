@@ -39,6 +39,10 @@ struct TokenIdentity {
 
 struct TokenConfig {
     PoolConfig pool;
+    /// pkcs11-module-cache-keys: use a session-object copy of a private key for operations
+    /// (tokens that read token objects from storage on every use, like SoftHSM2, are much
+    /// faster with it). Falls back to the token object when the token refuses the copy.
+    bool cache_keys = true;
     /// Attempts to find the token again right after a re-initialisation (SoftHSM2 2.6.1
     /// races when several processes re-initialise at once), with linear backoff.
     int refind_attempts = 8;
@@ -83,6 +87,12 @@ public:
     /// be found again on next use; a lost login is redone. Returns true if the operation is
     /// worth one retry on a fresh session.
     bool recover(const Error& error);
+
+    /// A session-object copy (CKA_TOKEN = false) of `object`, made on the token's
+    /// long-lived login session so every pooled session can use it and it lives as long as
+    /// the login. Fails when the token refuses copies; the caller then uses the original.
+    Result<CK_OBJECT_HANDLE> session_copy(CK_OBJECT_HANDLE object);
+    [[nodiscard]] const TokenConfig& config() const noexcept { return m_config; }
 
     /// The token's mechanism list (read once per generation).
     Result<std::vector<CK_MECHANISM_TYPE>> mechanisms();

@@ -228,6 +228,41 @@ TEST_F(TokenTest, SignsAndReusesOneSession) {
     EXPECT_EQ(fake().fake_call_count("C_Sign"), 20U); // length query + signature
 }
 
+TEST_F(TokenTest, PrivateKeyIsCopiedToASessionObjectOncePerGeneration) {
+    auto lib = make_library();
+    auto key = lib->find_private_key(parse_uri("pkcs11:token=fake-token;object=rsa"));
+    ASSERT_TRUE(key);
+    fake().fake_reset_counts();
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_TRUE(sign_sha256(*key.value()));
+    }
+    EXPECT_EQ(fake().fake_call_count("C_CopyObject"), 1U);
+    // After a re-initialisation the copy is gone with its session and is made again.
+    ASSERT_TRUE(key.value()->token()->module().reinitialize());
+    ASSERT_TRUE(sign_sha256(*key.value()));
+    EXPECT_EQ(fake().fake_call_count("C_CopyObject"), 2U);
+}
+
+TEST_F(TokenTest, KeyCacheOffOrRefusedUsesTheTokenObject) {
+    hsmp::p11::TokenConfig no_cache;
+    no_cache.cache_keys = false;
+    auto lib = make_library("1234", no_cache);
+    auto key = lib->find_private_key(parse_uri("pkcs11:token=fake-token;object=rsa"));
+    ASSERT_TRUE(key);
+    ASSERT_TRUE(sign_sha256(*key.value()));
+    EXPECT_EQ(fake().fake_call_count("C_CopyObject"), 0U);
+
+    auto lib2 = make_library();
+    auto key2 = lib2->find_private_key(parse_uri("pkcs11:token=fake-token;object=ec"));
+    ASSERT_TRUE(key2);
+    fake().fake_fail("C_CopyObject", 0x1BUL /* CKR_ACTION_PROHIBITED */, -1);
+    std::vector<std::uint8_t> digest(32, 1);
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_TRUE(hsmp::p11::sign(*key2.value(), {CKM_ECDSA, nullptr, 0}, digest));
+    }
+    EXPECT_EQ(fake().fake_call_count("C_CopyObject"), 1U) << "a refused copy is not retried";
+}
+
 TEST_F(TokenTest, SignFailureNamesTheKeyAndReturnCode) {
     auto lib = make_library();
     auto key = lib->find_private_key(parse_uri("pkcs11:token=fake-token;object=rsa"));
