@@ -140,7 +140,7 @@ bool setup_raw(RawPath& raw, const Options& o, int threads) {
     hsmp::p11::LibraryConfig cfg;
     cfg.module.path = o.module;
     cfg.token_pin = hsmp::p11::config_pin("file:" + o.pin_file).value();
-    static hsmp::p11::Library lib(std::move(cfg));  // lives for the whole run
+    static hsmp::p11::Library lib(std::move(cfg)); // lives for the whole run
     auto parsed = hsmp::uri::parse(o.uri);
     if (!parsed) {
         std::fprintf(stderr, "sign_bench: %s\n", parsed.error.message.c_str());
@@ -167,7 +167,7 @@ bool setup_raw(RawPath& raw, const Options& o, int threads) {
         CK_OBJECT_HANDLE copy = 0;
         if (mod.call("C_CopyObject", &CK_FUNCTION_LIST::C_CopyObject, s, h, tmpl, CK_ULONG{1},
                      &copy) != CKR_OK) {
-            copy = h;  // the token refuses copies: sign with the token object
+            copy = h; // the token refuses copies: sign with the token object
         }
         raw.sessions.push_back(s);
         raw.copies.push_back(copy);
@@ -210,7 +210,7 @@ void row(const char* path, int threads, const Stats& s) {
                 s.median_us, s.p99_us, s.failures);
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
     Options o;

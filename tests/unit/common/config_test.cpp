@@ -95,10 +95,10 @@ TEST(ConfigTest, PinValueNeverAppearsInErrors) {
     ASSERT_FALSE(cfg);
     EXPECT_THAT(cfg.error().message(), HasSubstr("pkcs11-module-token-pin is empty"));
     // A literal PIN is accepted and kept out of every message by construction.
-    auto ok = parse_config(Entries{{"pkcs11-module-token-pin", "s3cret-PIN"},
-                                   {"pkcs11-module-pth", "x"}});
+    auto ok = parse_config(
+        Entries{{"pkcs11-module-token-pin", "s3cret-PIN"}, {"pkcs11-module-pth", "x"}});
     ASSERT_FALSE(ok);
     EXPECT_THAT(ok.error().message(), Not(HasSubstr("s3cret-PIN")));
 }
 
-}  // namespace
+} // namespace

@@ -2,18 +2,17 @@
 // OpenSSL's test/fake_rsaprov.c does: the exception barrier, and keymgmt thunks driven through
 // EVP with good and bad input. (Configuration errors are asserted through the real openssl
 // CLI in tests/e2e and by config_test: OpenSSL 3.0 does not hand a builtin provider its
-// configuration section when it is loaded into a private library context.) Errors must land on OpenSSL's queue with
-// the provider's reason; nothing may crash or let an exception escape.
+// configuration section when it is loaded into a private library context.) Errors must land on
+// OpenSSL's queue with the provider's reason; nothing may crash or let an exception escape.
 #include "abi/barrier.hpp"
 #include "abi/reasons.hpp"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/provider.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <fstream>
 #include <stdexcept>
@@ -61,7 +60,7 @@ protected:
         libctx = OSSL_LIB_CTX_new();
         ASSERT_NE(libctx, nullptr);
         ASSERT_EQ(OSSL_PROVIDER_add_builtin(libctx, "pkcs11", &OSSL_provider_init), 1);
-        setenv("OPENSSL_CONF", path.c_str(), 1);  // read by the provider's key scan
+        setenv("OPENSSL_CONF", path.c_str(), 1); // read by the provider's key scan
         ERR_clear_error();
         loaded_config = OSSL_LIB_CTX_load_config(libctx, path.c_str()) == 1;
         // The configuration activated it (or failed to, leaving the reason on the queue).
@@ -157,7 +156,7 @@ TEST_F(InProcessProvider, KeymgmtImportsPublicPartsAndRefusesPrivateExport) {
     EXPECT_EQ(EVP_PKEY_eq(ours, soft), 1);
     // Asking our key for private components fails with a clear error.
     OSSL_PARAM* priv = nullptr;
-    EXPECT_EQ(EVP_PKEY_todata(ours, EVP_PKEY_KEYPAIR, &priv), 1);  // public parts only
+    EXPECT_EQ(EVP_PKEY_todata(ours, EVP_PKEY_KEYPAIR, &priv), 1); // public parts only
     EXPECT_EQ(OSSL_PARAM_locate(priv, OSSL_PKEY_PARAM_PRIV_KEY), nullptr);
     OSSL_PARAM_free(priv);
     OSSL_PARAM_free(pub);
@@ -166,4 +165,4 @@ TEST_F(InProcessProvider, KeymgmtImportsPublicPartsAndRefusesPrivateExport) {
     EVP_PKEY_CTX_free(ctx);
 }
 
-}  // namespace
+} // namespace
