@@ -102,7 +102,7 @@ int init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in, const OSSL_DIS
         core_fns.raise(config.error());
         return 0;
     }
-    auto ctx = ops::ProviderContext::create(std::move(config).value(), handle);
+    auto ctx = ops::ProviderContext::create(std::move(config).value(), handle, in);
     if (!ctx) {
         core_fns.raise(ctx.error());
         return 0;

@@ -9,7 +9,8 @@
 namespace hsmp::ops {
 
 Result<std::unique_ptr<ProviderContext>> ProviderContext::create(ProviderConfig config,
-                                                                 const OSSL_CORE_HANDLE* handle) {
+                                                                 const OSSL_CORE_HANDLE* handle,
+                                                                 const OSSL_DISPATCH* core_in) {
     std::unique_ptr<ProviderContext> ctx(new ProviderContext());
     ctx->m_handle = handle;
 
@@ -54,6 +55,9 @@ Result<std::unique_ptr<ProviderContext>> ProviderContext::create(ProviderConfig 
         return Error(Code::Internal, "cannot load OpenSSL's default provider into the pkcs11 "
                                      "provider's software library context");
     }
+    if (handle != nullptr && core_in != nullptr) {
+        ctx->m_app_libctx = OSSL_LIB_CTX_new_child(handle, core_in);
+    }
     ctx->m_config = std::move(config);
 
     if (ctx->m_config.load_behavior == LoadBehavior::Early) {
@@ -73,6 +77,18 @@ ProviderContext::~ProviderContext() {
         OSSL_PROVIDER_unload(m_sw_default);
     }
     OSSL_LIB_CTX_free(m_sw_libctx);
+    OSSL_LIB_CTX_free(m_app_libctx);
+}
+
+Result<void> ProviderContext::require_default_provider() const {
+    if (m_app_libctx == nullptr || OSSL_PROVIDER_available(m_app_libctx, "default") == 1 ||
+        OSSL_PROVIDER_available(m_app_libctx, "fips") == 1) {
+        return ok();
+    }
+    return Error(Code::InvalidArgument,
+                 "the pkcs11 provider needs OpenSSL's default provider loaded as well "
+                 "(add -provider default after -provider pkcs11, or activate default in "
+                 "openssl.cnf)");
 }
 
 bool ProviderContext::blocked(std::string_view operation) const {

@@ -24,7 +24,8 @@ public:
     /// reads a file: PIN now, creates the software library context. With
     /// pkcs11-module-load-behavior = early the module is loaded and initialised here.
     static Result<std::unique_ptr<ProviderContext>> create(ProviderConfig config,
-                                                           const OSSL_CORE_HANDLE* handle);
+                                                           const OSSL_CORE_HANDLE* handle,
+                                                           const OSSL_DISPATCH* core_in = nullptr);
     ~ProviderContext();
     ProviderContext(const ProviderContext&) = delete;
     ProviderContext& operator=(const ProviderContext&) = delete;
@@ -34,6 +35,12 @@ public:
     [[nodiscard]] const OSSL_CORE_HANDLE* handle() const noexcept { return m_handle; }
     /// Private library context with the default provider (never this provider).
     [[nodiscard]] OSSL_LIB_CTX* software_libctx() const noexcept { return m_sw_libctx; }
+
+    /// The application's library context must have a provider for everything this one
+    /// leaves to others (digests, ciphers, TLS): OpenSSL's default (or FIPS) provider.
+    /// Loading a provider explicitly disables the automatic default, so `-provider pkcs11`
+    /// alone is a common mistake; this names it.
+    [[nodiscard]] Result<void> require_default_provider() const;
 
     /// True when the configuration blocks an operation class ("signature", "store", ...).
     [[nodiscard]] bool blocked(std::string_view operation) const;
@@ -45,6 +52,7 @@ private:
     const OSSL_CORE_HANDLE* m_handle = nullptr;
     std::unique_ptr<p11::Library> m_library;
     OSSL_LIB_CTX* m_sw_libctx = nullptr;
+    OSSL_LIB_CTX* m_app_libctx = nullptr; // child of the application's, to see its providers
     OSSL_PROVIDER* m_sw_default = nullptr;
 };
 
