@@ -88,7 +88,7 @@ Result<void> Store::search(const p11::PinCallback& pin) {
     if (names_an_object && wants_private && private_keys > 1) {
         return Error(Code::Ambiguous, uri::format_redacted(m_uri) + " matches " +
                                           std::to_string(private_keys) +
-                                          " private keys; add id= or token= to name one");
+                                          " private keys; add id= (or serial=) to choose one");
     }
     if (m_found.empty() && !classes.empty()) {
         return Error(Code::NotFound,
