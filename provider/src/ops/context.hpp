@@ -35,6 +35,10 @@ public:
     [[nodiscard]] const OSSL_CORE_HANDLE* handle() const noexcept { return m_handle; }
     /// Private library context with the default provider (never this provider).
     [[nodiscard]] OSSL_LIB_CTX* software_libctx() const noexcept { return m_sw_libctx; }
+    /// Child of the application's library context, made from the core's dispatch table: it
+    /// sees the application's providers and has the core's BIO functions
+    /// (BIO_new_from_core_bio). Null when created without a core (unit tests).
+    [[nodiscard]] OSSL_LIB_CTX* app_libctx() const noexcept { return m_app_libctx; }
 
     /// The application's library context must have a provider for everything this one
     /// leaves to others (digests, ciphers, TLS): OpenSSL's default (or FIPS) provider.

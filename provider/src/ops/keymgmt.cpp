@@ -56,14 +56,17 @@ Result<void> key_export(const Key& key, int selection, OSSL_CALLBACK* cb, void* 
         return Error(Code::Unsupported, "exporting " + key.describe() +
                                             " is disabled (pkcs11-module-allow-export = 1)");
     }
-    if ((selection & kPrivate) != 0 && (selection & kPublic) == 0) {
-        return Error(Code::Unsupported, "the private key of " + key.describe() +
-                                            " stays in the token and cannot be exported");
+    // Any selection with the private key is refused, also OpenSSL 3.0's cross-provider
+    // OSSL_KEYMGMT_SELECT_ALL: handing out the public half instead would let another
+    // provider try to sign with it and fail with a misleading message. OpenSSL then goes the
+    // other way (imports the other key's public parts into us) where it only needs to
+    // compare keys.
+    if ((selection & kPrivate) != 0) {
+        return Error(Code::Unsupported, "private key material cannot be exported: the private "
+                                        "key of " +
+                                            key.describe() + " stays in the token");
     }
-    // Cross-provider operations in OpenSSL 3.0 ask for everything (OSSL_KEYMGMT_SELECT_ALL):
-    // they get the public parts and parameters, never private components.
-    const int allowed = selection & ~kPrivate;
-    if (allowed == 0) {
+    if (selection == 0) {
         return ok();
     }
     OSSL_PARAM* params = nullptr;

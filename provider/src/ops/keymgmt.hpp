@@ -18,7 +18,7 @@ namespace hsmp::ops {
 /// group, encoded public key, n, e, ...) plus the default digest.
 [[nodiscard]] Result<void> key_get_params(const Key& key, OSSL_PARAM params[]);
 
-/// keymgmt export(): public parts and parameters only; any selection that asks for the
+/// keymgmt export(): public parts and parameters only; any selection that includes the
 /// private key is refused with a clear error, as is everything when export is disabled.
 [[nodiscard]] Result<void> key_export(const Key& key, int selection, OSSL_CALLBACK* cb,
                                       void* cbarg);
