@@ -3,7 +3,7 @@
 namespace hsmp::p11 {
 
 Result<std::vector<std::uint8_t>> sign(Object& key, const Mechanism& mechanism,
-                                       std::span<const std::uint8_t> data) {
+                                       std::span<const std::uint8_t> data, std::size_t size_hint) {
     Token& token = *key.token();
     return token.with_session([&](SessionLease& session) -> Result<std::vector<std::uint8_t>> {
         auto handle = key.operation_handle(session);
@@ -19,14 +19,16 @@ Result<std::vector<std::uint8_t>> sign(Object& key, const Mechanism& mechanism,
             session.end_operation(); // a failed Init leaves no operation active
             return rv_error("C_SignInit", rv, key.describe());
         }
-        // C_Sign with a NULL buffer returns the length and keeps the operation active.
-        CK_ULONG len = 0;
         auto* in = const_cast<CK_BYTE*>(data.data()); // NOLINT: PKCS#11 is not const-correct
-        rv = mod.call("C_Sign", &CK_FUNCTION_LIST::C_Sign, session.handle(), in,
-                      static_cast<CK_ULONG>(data.size()), nullptr, &len);
-        if (rv != CKR_OK) {
-            session.end_operation(); // any error other than buffer-too-small ends it
-            return rv_error("C_Sign", rv, key.describe());
+        CK_ULONG len = static_cast<CK_ULONG>(size_hint);
+        if (size_hint == 0) {
+            // C_Sign with a NULL buffer returns the length and keeps the operation active.
+            rv = mod.call("C_Sign", &CK_FUNCTION_LIST::C_Sign, session.handle(), in,
+                          static_cast<CK_ULONG>(data.size()), nullptr, &len);
+            if (rv != CKR_OK) {
+                session.end_operation(); // any error other than buffer-too-small ends it
+                return rv_error("C_Sign", rv, key.describe());
+            }
         }
         std::vector<std::uint8_t> out(len);
         rv = mod.call("C_Sign", &CK_FUNCTION_LIST::C_Sign, session.handle(), in,

@@ -20,8 +20,10 @@ struct Mechanism {
 };
 
 /// Signs `data` with `key` in one C_SignInit + C_Sign, on a pooled session, recovering
-/// once from session or device loss. The output buffer is sized by the two-call protocol.
+/// once from session or device loss. With `size_hint` (the key's largest signature) the
+/// signature is asked for directly; without it, the length is asked for first.
 [[nodiscard]] Result<std::vector<std::uint8_t>> sign(Object& key, const Mechanism& mechanism,
-                                                     std::span<const std::uint8_t> data);
+                                                     std::span<const std::uint8_t> data,
+                                                     std::size_t size_hint = 0);
 
 } // namespace hsmp::p11

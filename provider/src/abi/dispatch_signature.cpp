@@ -1,0 +1,191 @@
+// Signature thunks and tables (provider-signature(7)) for RSA, ECDSA and EdDSA token keys.
+#include "abi/algorithms.hpp"
+#include "abi/barrier.hpp"
+#include "abi/dispatch.hpp"
+#include "abi/keydata.hpp"
+#include "ops/signature.hpp"
+
+#include <openssl/core_dispatch.h>
+
+namespace hsmp::abi {
+namespace {
+
+using ops::SigAlgorithm;
+using ops::SignatureContext;
+using SigCtx = Handle<std::unique_ptr<SignatureContext>, 0x53494731U>;  // "SIG1"
+
+SignatureContext* sig_of(void* ctx) {
+    auto* h = SigCtx::from(ctx);
+    return h != nullptr ? h->value.get() : nullptr;
+}
+
+std::shared_ptr<ops::Key> key_from(void* keydata) {
+    auto* h = KeyData::from(keydata);
+    return h != nullptr ? h->value : nullptr;
+}
+
+// Runs a Result<void> op: 1 on success, the error raised and 0 otherwise.
+template <class F>
+int run(F&& op) noexcept {
+    return guard<int>(0, [&] {
+        auto r = op();
+        if (!r) {
+            core().raise(r.error());
+            return 0;
+        }
+        return 1;
+    });
+}
+
+// Runs a Result<bool> verification: 1 valid, 0 invalid or error (raised).
+template <class F>
+int run_verify(F&& op) noexcept {
+    return guard<int>(0, [&] {
+        auto r = op();
+        if (!r) {
+            core().raise(r.error());
+            return 0;
+        }
+        return r.value() ? 1 : 0;
+    });
+}
+
+template <SigAlgorithm Alg>
+struct Sig {
+    static void* sig_newctx(void* provctx, const char* /*propq*/) noexcept {
+        return guard<void*>(nullptr, [&]() -> void* {
+            auto* p = ProviderHandle::from(provctx);
+            if (p == nullptr) {
+                return nullptr;
+            }
+            return new SigCtx(std::make_unique<SignatureContext>(*p->value, Alg));
+        });
+    }
+    static void sig_freectx(void* ctx) noexcept { delete SigCtx::from(ctx); }
+    static void* sig_dupctx(void* ctx) noexcept {
+        return guard<void*>(nullptr, [&]() -> void* {
+            SignatureContext* s = sig_of(ctx);
+            if (s == nullptr) {
+                return nullptr;
+            }
+            auto copy = s->duplicate();
+            if (!copy) {
+                core().raise(copy.error());
+                return nullptr;
+            }
+            return new SigCtx(std::move(copy).value());
+        });
+    }
+    static int sig_sign_init(void* ctx, void* key, const OSSL_PARAM params[]) noexcept {
+        return run([&] { return sig_of(ctx)->init(key_from(key), true, params); });
+    }
+    static int sig_verify_init(void* ctx, void* key, const OSSL_PARAM params[]) noexcept {
+        return run([&] { return sig_of(ctx)->init(key_from(key), false, params); });
+    }
+    static int sig_sign(void* ctx, unsigned char* sig, size_t* siglen, size_t sigsize,
+                        const unsigned char* tbs, size_t tbslen) noexcept {
+        return run([&] { return sig_of(ctx)->sign(sig, siglen, sigsize, tbs, tbslen); });
+    }
+    static int sig_verify(void* ctx, const unsigned char* sig, size_t siglen,
+                          const unsigned char* tbs, size_t tbslen) noexcept {
+        return run_verify([&] { return sig_of(ctx)->verify(sig, siglen, tbs, tbslen); });
+    }
+    static int sig_digest_sign_init(void* ctx, const char* md, void* key,
+                                    const OSSL_PARAM params[]) noexcept {
+        return run([&] { return sig_of(ctx)->digest_init(key_from(key), true, md, params); });
+    }
+    static int sig_digest_verify_init(void* ctx, const char* md, void* key,
+                                      const OSSL_PARAM params[]) noexcept {
+        return run([&] { return sig_of(ctx)->digest_init(key_from(key), false, md, params); });
+    }
+    static int sig_digest_update(void* ctx, const unsigned char* data, size_t len) noexcept {
+        return run([&] { return sig_of(ctx)->update(data, len); });
+    }
+    static int sig_digest_sign_final(void* ctx, unsigned char* sig, size_t* siglen,
+                                     size_t sigsize) noexcept {
+        return run([&] { return sig_of(ctx)->sign_final(sig, siglen, sigsize); });
+    }
+    static int sig_digest_verify_final(void* ctx, const unsigned char* sig,
+                                       size_t siglen) noexcept {
+        return run_verify([&] { return sig_of(ctx)->verify_final(sig, siglen); });
+    }
+    static int sig_digest_sign(void* ctx, unsigned char* sig, size_t* siglen, size_t sigsize,
+                               const unsigned char* tbs, size_t tbslen) noexcept {
+        return run([&] { return sig_of(ctx)->digest_sign(sig, siglen, sigsize, tbs, tbslen); });
+    }
+    static int sig_digest_verify(void* ctx, const unsigned char* sig, size_t siglen,
+                                 const unsigned char* tbs, size_t tbslen) noexcept {
+        return run_verify([&] { return sig_of(ctx)->digest_verify(sig, siglen, tbs, tbslen); });
+    }
+    static int sig_get_ctx_params(void* ctx, OSSL_PARAM params[]) noexcept {
+        return run([&] { return sig_of(ctx)->get_params(params); });
+    }
+    static const OSSL_PARAM* sig_gettable_ctx_params(void* /*ctx*/, void* /*provctx*/) noexcept {
+        return SignatureContext::gettable_params();
+    }
+    static int sig_set_ctx_params(void* ctx, const OSSL_PARAM params[]) noexcept {
+        return run([&] { return sig_of(ctx)->set_params(params); });
+    }
+    static const OSSL_PARAM* sig_settable_ctx_params(void* /*ctx*/, void* /*provctx*/) noexcept {
+        return SignatureContext::settable_params(Alg);
+    }
+
+    static const OSSL_DISPATCH* table() noexcept {
+        static const OSSL_DISPATCH kTable[] = {
+            slot<OSSL_FUNC_signature_newctx_fn*>(OSSL_FUNC_SIGNATURE_NEWCTX, &sig_newctx),
+            slot<OSSL_FUNC_signature_freectx_fn*>(OSSL_FUNC_SIGNATURE_FREECTX, &sig_freectx),
+            slot<OSSL_FUNC_signature_dupctx_fn*>(OSSL_FUNC_SIGNATURE_DUPCTX, &sig_dupctx),
+            slot<OSSL_FUNC_signature_sign_init_fn*>(OSSL_FUNC_SIGNATURE_SIGN_INIT,
+                                                    &sig_sign_init),
+            slot<OSSL_FUNC_signature_sign_fn*>(OSSL_FUNC_SIGNATURE_SIGN, &sig_sign),
+            slot<OSSL_FUNC_signature_verify_init_fn*>(OSSL_FUNC_SIGNATURE_VERIFY_INIT,
+                                                      &sig_verify_init),
+            slot<OSSL_FUNC_signature_verify_fn*>(OSSL_FUNC_SIGNATURE_VERIFY, &sig_verify),
+            slot<OSSL_FUNC_signature_digest_sign_init_fn*>(OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT,
+                                                           &sig_digest_sign_init),
+            slot<OSSL_FUNC_signature_digest_sign_update_fn*>(
+                OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, &sig_digest_update),
+            slot<OSSL_FUNC_signature_digest_sign_final_fn*>(
+                OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, &sig_digest_sign_final),
+            slot<OSSL_FUNC_signature_digest_sign_fn*>(OSSL_FUNC_SIGNATURE_DIGEST_SIGN,
+                                                      &sig_digest_sign),
+            slot<OSSL_FUNC_signature_digest_verify_init_fn*>(
+                OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT, &sig_digest_verify_init),
+            slot<OSSL_FUNC_signature_digest_verify_update_fn*>(
+                OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, &sig_digest_update),
+            slot<OSSL_FUNC_signature_digest_verify_final_fn*>(
+                OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, &sig_digest_verify_final),
+            slot<OSSL_FUNC_signature_digest_verify_fn*>(OSSL_FUNC_SIGNATURE_DIGEST_VERIFY,
+                                                        &sig_digest_verify),
+            slot<OSSL_FUNC_signature_get_ctx_params_fn*>(OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS,
+                                                         &sig_get_ctx_params),
+            slot<OSSL_FUNC_signature_gettable_ctx_params_fn*>(
+                OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, &sig_gettable_ctx_params),
+            slot<OSSL_FUNC_signature_set_ctx_params_fn*>(OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS,
+                                                         &sig_set_ctx_params),
+            slot<OSSL_FUNC_signature_settable_ctx_params_fn*>(
+                OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, &sig_settable_ctx_params),
+            {0, nullptr},
+        };
+        return kTable;
+    }
+};
+
+}  // namespace
+
+const OSSL_ALGORITHM* signature_algorithms() noexcept {
+    static const OSSL_ALGORITHM kAlgorithms[] = {
+        {"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProperties, Sig<SigAlgorithm::Rsa>::table(),
+         "RSA PKCS#1 v1.5 and PSS signatures in a PKCS#11 token"},
+        {"ECDSA", kProperties, Sig<SigAlgorithm::Ecdsa>::table(),
+         "ECDSA signatures in a PKCS#11 token"},
+        {"ED25519:1.3.101.112", kProperties, Sig<SigAlgorithm::Ed25519>::table(),
+         "Ed25519 signatures in a PKCS#11 token"},
+        {"ED448:1.3.101.113", kProperties, Sig<SigAlgorithm::Ed448>::table(),
+         "Ed448 signatures in a PKCS#11 token"},
+        {nullptr, nullptr, nullptr, nullptr},
+    };
+    return kAlgorithms;
+}
+
+}  // namespace hsmp::abi
