@@ -168,7 +168,9 @@ Result<CK_OBJECT_HANDLE> Object::handle(const SessionLease& session) {
     // Stale after fork, re-initialisation or device loss: find the same object again by
     // class, CKA_ID and CKA_LABEL, and swap the handle in place.
     CK_OBJECT_CLASS cls = m_identity.cls;
-    std::vector<CK_ATTRIBUTE> templ{attr(CKA_CLASS, &cls, sizeof cls)};
+    CK_BBOOL on_token = CK_TRUE;
+    std::vector<CK_ATTRIBUTE> templ{attr(CKA_CLASS, &cls, sizeof cls),
+                                    attr(CKA_TOKEN, &on_token, sizeof on_token)};
     std::vector<std::uint8_t> id = m_identity.id;
     std::string label = m_identity.label.value_or("");
     if (!id.empty()) {
@@ -302,7 +304,10 @@ Result<std::vector<std::shared_ptr<Object>>> find_objects(const std::shared_ptr<
             CK_OBJECT_CLASS klass = want.value_or(CKO_DATA);
             std::vector<std::uint8_t> id = uri.id.value_or(std::vector<std::uint8_t>{});
             std::string label = uri.object.value_or("");
-            std::vector<CK_ATTRIBUTE> templ;
+            // Token objects only: session objects in this process are our own key copies
+            // (pkcs11-module-cache-keys) and would make every URI look ambiguous.
+            CK_BBOOL on_token = CK_TRUE;
+            std::vector<CK_ATTRIBUTE> templ{attr(CKA_TOKEN, &on_token, sizeof on_token)};
             if (want) {
                 templ.push_back(attr(CKA_CLASS, &klass, sizeof klass));
             }

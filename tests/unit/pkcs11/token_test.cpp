@@ -237,6 +237,9 @@ TEST_F(TokenTest, PrivateKeyIsCopiedToASessionObjectOncePerGeneration) {
         ASSERT_TRUE(sign_sha256(*key.value()));
     }
     EXPECT_EQ(fake().fake_call_count("C_CopyObject"), 1U);
+    // The copy is a session object: looking the key up again must not see two keys.
+    auto again = lib->find_private_key(parse_uri("pkcs11:token=fake-token;object=rsa"));
+    ASSERT_TRUE(again) << again.error().message();
     // After a re-initialisation the copy is gone with its session and is made again.
     ASSERT_TRUE(key.value()->token()->module().reinitialize());
     ASSERT_TRUE(sign_sha256(*key.value()));
