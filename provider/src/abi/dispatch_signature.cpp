@@ -12,7 +12,7 @@ namespace {
 
 using ops::SigAlgorithm;
 using ops::SignatureContext;
-using SigCtx = Handle<std::unique_ptr<SignatureContext>, 0x53494731U>;  // "SIG1"
+using SigCtx = Handle<std::unique_ptr<SignatureContext>, 0x53494731U>; // "SIG1"
 
 SignatureContext* sig_of(void* ctx) {
     auto* h = SigCtx::from(ctx);
@@ -25,8 +25,7 @@ std::shared_ptr<ops::Key> key_from(void* keydata) {
 }
 
 // Runs a Result<void> op: 1 on success, the error raised and 0 otherwise.
-template <class F>
-int run(F&& op) noexcept {
+template <class F> int run(F&& op) noexcept {
     return guard<int>(0, [&] {
         auto r = op();
         if (!r) {
@@ -38,8 +37,7 @@ int run(F&& op) noexcept {
 }
 
 // Runs a Result<bool> verification: 1 valid, 0 invalid or error (raised).
-template <class F>
-int run_verify(F&& op) noexcept {
+template <class F> int run_verify(F&& op) noexcept {
     return guard<int>(0, [&] {
         auto r = op();
         if (!r) {
@@ -50,8 +48,7 @@ int run_verify(F&& op) noexcept {
     });
 }
 
-template <SigAlgorithm Alg>
-struct Sig {
+template <SigAlgorithm Alg> struct Sig {
     static void* sig_newctx(void* provctx, const char* /*propq*/) noexcept {
         return guard<void*>(nullptr, [&]() -> void* {
             auto* p = ProviderHandle::from(provctx);
@@ -135,22 +132,21 @@ struct Sig {
             slot<OSSL_FUNC_signature_newctx_fn*>(OSSL_FUNC_SIGNATURE_NEWCTX, &sig_newctx),
             slot<OSSL_FUNC_signature_freectx_fn*>(OSSL_FUNC_SIGNATURE_FREECTX, &sig_freectx),
             slot<OSSL_FUNC_signature_dupctx_fn*>(OSSL_FUNC_SIGNATURE_DUPCTX, &sig_dupctx),
-            slot<OSSL_FUNC_signature_sign_init_fn*>(OSSL_FUNC_SIGNATURE_SIGN_INIT,
-                                                    &sig_sign_init),
+            slot<OSSL_FUNC_signature_sign_init_fn*>(OSSL_FUNC_SIGNATURE_SIGN_INIT, &sig_sign_init),
             slot<OSSL_FUNC_signature_sign_fn*>(OSSL_FUNC_SIGNATURE_SIGN, &sig_sign),
             slot<OSSL_FUNC_signature_verify_init_fn*>(OSSL_FUNC_SIGNATURE_VERIFY_INIT,
                                                       &sig_verify_init),
             slot<OSSL_FUNC_signature_verify_fn*>(OSSL_FUNC_SIGNATURE_VERIFY, &sig_verify),
             slot<OSSL_FUNC_signature_digest_sign_init_fn*>(OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT,
                                                            &sig_digest_sign_init),
-            slot<OSSL_FUNC_signature_digest_sign_update_fn*>(
-                OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, &sig_digest_update),
-            slot<OSSL_FUNC_signature_digest_sign_final_fn*>(
-                OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, &sig_digest_sign_final),
+            slot<OSSL_FUNC_signature_digest_sign_update_fn*>(OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE,
+                                                             &sig_digest_update),
+            slot<OSSL_FUNC_signature_digest_sign_final_fn*>(OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL,
+                                                            &sig_digest_sign_final),
             slot<OSSL_FUNC_signature_digest_sign_fn*>(OSSL_FUNC_SIGNATURE_DIGEST_SIGN,
                                                       &sig_digest_sign),
-            slot<OSSL_FUNC_signature_digest_verify_init_fn*>(
-                OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT, &sig_digest_verify_init),
+            slot<OSSL_FUNC_signature_digest_verify_init_fn*>(OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT,
+                                                             &sig_digest_verify_init),
             slot<OSSL_FUNC_signature_digest_verify_update_fn*>(
                 OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, &sig_digest_update),
             slot<OSSL_FUNC_signature_digest_verify_final_fn*>(
@@ -171,7 +167,7 @@ struct Sig {
     }
 };
 
-}  // namespace
+} // namespace
 
 const OSSL_ALGORITHM* signature_algorithms() noexcept {
     static const OSSL_ALGORITHM kAlgorithms[] = {
@@ -188,4 +184,4 @@ const OSSL_ALGORITHM* signature_algorithms() noexcept {
     return kAlgorithms;
 }
 
-}  // namespace hsmp::abi
+} // namespace hsmp::abi

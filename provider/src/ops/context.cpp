@@ -24,10 +24,12 @@ Result<std::unique_ptr<ProviderContext>> ProviderContext::create(ProviderConfig 
     lib.module.init_args = config.module_init_args;
     if (config.token_pin) {
         auto pin = p11::config_pin(*config.token_pin);
-        if (!pin) {
-            return pin.error();
+        if (pin) {
+            lib.token_pin = std::move(pin).value();
+        } else {
+            // The provider still loads (public keys, certificates); a login reports this.
+            lib.token_pin_error = pin.error();
         }
-        lib.token_pin = std::move(pin).value();
     }
     switch (config.login_behavior) {
     case LoginBehavior::Auto:

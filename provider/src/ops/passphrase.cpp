@@ -17,7 +17,7 @@ p11::PinCallback pin_callback(OSSL_PASSPHRASE_CALLBACK* cb, void* arg) {
     return [cb, arg](std::string_view info) -> Result<SecureBuffer> {
         std::array<char, 256> buf{};
         std::size_t len = 0;
-        std::string prompt = "PIN for " + std::string(info);
+        std::string prompt(info); // OpenSSL shows "Enter pass phrase for <info>:"
         OSSL_PARAM params[] = {
             OSSL_PARAM_construct_utf8_string(OSSL_PASSPHRASE_PARAM_INFO, prompt.data(), 0),
             OSSL_PARAM_construct_end(),

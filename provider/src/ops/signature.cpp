@@ -21,14 +21,14 @@ namespace {
 using Bytes = std::vector<unsigned char>;
 
 struct DigestNames {
-    const char* name;   // OpenSSL name
+    const char* name; // OpenSSL name
     CK_MECHANISM_TYPE hash;
     CK_RSA_PKCS_MGF_TYPE mgf;
 };
 
 // Digests PKCS#11 can name in CK_RSA_PKCS_PSS_PARAMS.
 const DigestNames kPssDigests[] = {
-    {"SHA1", CKM_SHA_1, CKG_MGF1_SHA1},       {"SHA224", CKM_SHA224, CKG_MGF1_SHA224},
+    {"SHA1", CKM_SHA_1, CKG_MGF1_SHA1},      {"SHA224", CKM_SHA224, CKG_MGF1_SHA224},
     {"SHA256", CKM_SHA256, CKG_MGF1_SHA256}, {"SHA384", CKM_SHA384, CKG_MGF1_SHA384},
     {"SHA512", CKM_SHA512, CKG_MGF1_SHA512},
 };
@@ -82,8 +82,8 @@ Result<Bytes> digest_info(const EVP_MD* md, const unsigned char* digest, size_t 
     }
     X509_SIG_free(sig);
     if (out.empty()) {
-        return Error(Code::Unsupported, std::string("digest ") + EVP_MD_get0_name(md) +
-                                            " has no DigestInfo encoding");
+        return Error(Code::Unsupported,
+                     std::string("digest ") + EVP_MD_get0_name(md) + " has no DigestInfo encoding");
     }
     return out;
 }
@@ -108,8 +108,7 @@ Bytes ecdsa_raw_to_der(const Bytes& raw) {
 // apart from the message digest (SoftHSM2 answers CKR_ARGUMENTS_BAD): the encoded block
 // carries no secret and is signed with raw RSA (CKM_RSA_X_509) in the token.
 Result<Bytes> emsa_pss_encode(const EVP_MD* md, const EVP_MD* mgf1, const unsigned char* m_hash,
-                              size_t h_len, size_t salt_len, int mod_bits,
-                              OSSL_LIB_CTX* libctx) {
+                              size_t h_len, size_t salt_len, int mod_bits, OSSL_LIB_CTX* libctx) {
     const size_t em_bits = static_cast<size_t>(mod_bits - 1);
     const size_t em_len = (em_bits + 7) / 8;
     const size_t k = (static_cast<size_t>(mod_bits) + 7) / 8;
@@ -150,7 +149,7 @@ Result<Bytes> emsa_pss_encode(const EVP_MD* md, const EVP_MD* mgf1, const unsign
         db[i] = static_cast<unsigned char>(db[i] ^ mask[i]);
     }
     db[0] = static_cast<unsigned char>(db[0] & (0xFFU >> (8 * em_len - em_bits)));
-    Bytes em(k - em_len, 0);  // a leading zero byte when the modulus bits are 8n+1
+    Bytes em(k - em_len, 0); // a leading zero byte when the modulus bits are 8n+1
     em.insert(em.end(), db.begin(), db.end());
     em.insert(em.end(), h.begin(), h.end());
     em.push_back(0xbc);
@@ -168,7 +167,7 @@ Bytes der_of(X509_ALGOR* alg) {
     return out;
 }
 
-}  // namespace
+} // namespace
 
 SignatureContext::SignatureContext(ProviderContext& ctx, SigAlgorithm alg)
     : m_ctx(&ctx), m_alg(alg) {}
@@ -208,21 +207,21 @@ std::string SignatureContext::what() const {
 Result<void> SignatureContext::init(std::shared_ptr<Key> key, bool signing,
                                     const OSSL_PARAM params[]) {
     if (!key) {
-        key = m_key;  // a NULL key re-initialises the context with the key it had
+        key = m_key; // a NULL key re-initialises the context with the key it had
     }
     if (!key) {
         return Error(Code::InvalidArgument, "signature initialised without a key");
     }
     const KeyKind kind = key->kind();
-    const bool fits = (m_alg == SigAlgorithm::Rsa &&
-                       (kind == KeyKind::Rsa || kind == KeyKind::RsaPss)) ||
-                      (m_alg == SigAlgorithm::Ecdsa && kind == KeyKind::Ec) ||
-                      (m_alg == SigAlgorithm::Ed25519 && kind == KeyKind::Ed25519) ||
-                      (m_alg == SigAlgorithm::Ed448 && kind == KeyKind::Ed448);
+    const bool fits =
+        (m_alg == SigAlgorithm::Rsa && (kind == KeyKind::Rsa || kind == KeyKind::RsaPss)) ||
+        (m_alg == SigAlgorithm::Ecdsa && kind == KeyKind::Ec) ||
+        (m_alg == SigAlgorithm::Ed25519 && kind == KeyKind::Ed25519) ||
+        (m_alg == SigAlgorithm::Ed448 && kind == KeyKind::Ed448);
     if (!fits) {
-        return Error(Code::InvalidArgument,
-                     std::string(key_kind_name(kind)) + " key " + key->describe() +
-                         " cannot make this kind of signature");
+        return Error(Code::InvalidArgument, std::string(key_kind_name(kind)) + " key " +
+                                                key->describe() +
+                                                " cannot make this kind of signature");
     }
     if (signing && !key->has_private()) {
         return Error(Code::InvalidArgument,
@@ -250,9 +249,8 @@ Result<void> SignatureContext::digest_init(std::shared_ptr<Key> key, bool signin
     const bool eddsa = m_alg == SigAlgorithm::Ed25519 || m_alg == SigAlgorithm::Ed448;
     if (eddsa) {
         if (md_name != nullptr && *md_name != 0) {
-            return Error(Code::InvalidArgument,
-                         std::string("EdDSA hashes internally: digest ") + md_name +
-                             " cannot be used with " + what());
+            return Error(Code::InvalidArgument, std::string("EdDSA hashes internally: digest ") +
+                                                    md_name + " cannot be used with " + what());
         }
         return set_params(params);
     }
@@ -290,7 +288,7 @@ int SignatureContext::resolved_saltlen() const {
     }
     if (m_saltlen == RSA_PSS_SALTLEN_MAX || m_saltlen == RSA_PSS_SALTLEN_AUTO) {
         const int bits = m_key->bits();
-        int emlen = (bits - 1 + 7) / 8;  // EMSA-PSS encoded message length
+        int emlen = (bits - 1 + 7) / 8; // EMSA-PSS encoded message length
         return emlen - mdlen - 2;
     }
     return m_saltlen;
@@ -391,9 +389,9 @@ Result<void> SignatureContext::sign(unsigned char* sig, size_t* siglen, size_t s
     }
     if (m_md != nullptr && m_alg != SigAlgorithm::Ed25519 && m_alg != SigAlgorithm::Ed448 &&
         tbslen != static_cast<size_t>(EVP_MD_get_size(m_md))) {
-        return Error(Code::InvalidArgument,
-                     "input of " + std::to_string(tbslen) + " bytes is not a " +
-                         EVP_MD_get0_name(m_md) + " digest (signing with " + what() + ")");
+        return Error(Code::InvalidArgument, "input of " + std::to_string(tbslen) +
+                                                " bytes is not a " + EVP_MD_get0_name(m_md) +
+                                                " digest (signing with " + what() + ")");
     }
     auto out = token_sign(tbs, tbslen);
     if (!out) {
@@ -416,9 +414,8 @@ Result<void> SignatureContext::configure_verify(EVP_PKEY_CTX* pctx) const {
             return Error(Code::Internal, "setting the verification padding");
         }
         if (m_pad == RSA_PKCS1_PSS_PADDING &&
-            (EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, m_saltlen == RSA_PSS_SALTLEN_MAX
-                                                         ? RSA_PSS_SALTLEN_AUTO
-                                                         : m_saltlen) <= 0 ||
+            (EVP_PKEY_CTX_set_rsa_pss_saltlen(
+                 pctx, m_saltlen == RSA_PSS_SALTLEN_MAX ? RSA_PSS_SALTLEN_AUTO : m_saltlen) <= 0 ||
              (m_mgf1 != nullptr && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, m_mgf1) <= 0))) {
             return Error(Code::Internal, "setting the RSA-PSS verification parameters");
         }
@@ -507,11 +504,11 @@ Result<bool> SignatureContext::digest_verify(const unsigned char* sig, size_t si
         return verify(sig, siglen, digest, dlen);
     }
     EVP_MD_CTX* md = EVP_MD_CTX_new();
-    const int rc = md != nullptr && EVP_DigestVerifyInit_ex(md, nullptr, nullptr,
-                                                           m_ctx->software_libctx(), nullptr,
-                                                           m_key->public_pkey(), nullptr) == 1
-                       ? EVP_DigestVerify(md, sig, siglen, tbs, tbslen)
-                       : -1;
+    const int rc =
+        md != nullptr && EVP_DigestVerifyInit_ex(md, nullptr, nullptr, m_ctx->software_libctx(),
+                                                 nullptr, m_key->public_pkey(), nullptr) == 1
+            ? EVP_DigestVerify(md, sig, siglen, tbs, tbslen)
+            : -1;
     EVP_MD_CTX_free(md);
     return rc == 1;
 }
@@ -546,10 +543,10 @@ Result<void> SignatureContext::set_params(const OSSL_PARAM params[]) {
         } else if (OSSL_PARAM_get_int(p, &mode) != 1) {
             mode = -1;
         }
-        if (mode != RSA_PKCS1_PADDING && mode != RSA_PKCS1_PSS_PADDING &&
-            mode != RSA_NO_PADDING) {
+        if (mode != RSA_PKCS1_PADDING && mode != RSA_PKCS1_PSS_PADDING && mode != RSA_NO_PADDING) {
             return Error(Code::Unsupported, "RSA padding mode is not supported for signatures "
-                                            "with " + what() + " (pkcs1, pss and none are)");
+                                            "with " +
+                                                what() + " (pkcs1, pss and none are)");
         }
         if (m_key && m_key->kind() == KeyKind::RsaPss && mode != RSA_PKCS1_PSS_PADDING) {
             return Error(Code::InvalidArgument, what() + " is an RSA-PSS key: only PSS padding");
@@ -588,8 +585,8 @@ Result<void> SignatureContext::set_params(const OSSL_PARAM params[]) {
         }
         EVP_MD* md = EVP_MD_fetch(m_ctx->software_libctx(), name, nullptr);
         if (md == nullptr) {
-            return Error(Code::Unsupported, std::string("MGF1 digest \"") + name +
-                                                "\" is not available");
+            return Error(Code::Unsupported,
+                         std::string("MGF1 digest \"") + name + "\" is not available");
         }
         EVP_MD_free(m_mgf1);
         m_mgf1 = md;
@@ -643,8 +640,8 @@ Result<Bytes> SignatureContext::algorithm_id() const {
         RSA_PSS_PARAMS_free(pss);
     } else if (m_md != nullptr) {
         int sig_nid = NID_undef;
-        const int pkey_nid = m_alg == SigAlgorithm::Rsa ? NID_rsaEncryption
-                                                        : NID_X9_62_id_ecPublicKey;
+        const int pkey_nid =
+            m_alg == SigAlgorithm::Rsa ? NID_rsaEncryption : NID_X9_62_id_ecPublicKey;
         if (OBJ_find_sigid_by_algs(&sig_nid, EVP_MD_get_type(m_md), pkey_nid) == 1) {
             X509_ALGOR_set0(alg, OBJ_nid2obj(sig_nid),
                             m_alg == SigAlgorithm::Rsa ? V_ASN1_NULL : V_ASN1_UNDEF, nullptr);
@@ -653,8 +650,8 @@ Result<Bytes> SignatureContext::algorithm_id() const {
     }
     X509_ALGOR_free(alg);
     if (out.empty()) {
-        return Error(Code::Unsupported, "no X.509 algorithm identifier for this signature with " +
-                                            what());
+        return Error(Code::Unsupported,
+                     "no X.509 algorithm identifier for this signature with " + what());
     }
     return out;
 }
@@ -726,4 +723,4 @@ const OSSL_PARAM* SignatureContext::gettable_params() noexcept {
     return kParams;
 }
 
-}  // namespace hsmp::ops
+} // namespace hsmp::ops

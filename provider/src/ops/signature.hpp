@@ -74,12 +74,12 @@ private:
     SigAlgorithm m_alg;
     std::shared_ptr<Key> m_key;
     bool m_signing = true;
-    EVP_MD* m_md = nullptr;       // digest of the signature, or null
-    EVP_MD* m_mgf1 = nullptr;     // PSS MGF1 digest (defaults to m_md)
-    EVP_MD_CTX* m_mdctx = nullptr;  // running digest for digest_sign/verify
-    std::vector<unsigned char> m_message;  // EdDSA digest_sign input
-    int m_pad = 1;                // RSA_PKCS1_PADDING, RSA_PKCS1_PSS_PADDING, RSA_NO_PADDING
-    int m_saltlen = -1;           // RSA_PSS_SALTLEN_DIGEST
+    EVP_MD* m_md = nullptr;               // digest of the signature, or null
+    EVP_MD* m_mgf1 = nullptr;             // PSS MGF1 digest (defaults to m_md)
+    EVP_MD_CTX* m_mdctx = nullptr;        // running digest for digest_sign/verify
+    std::vector<unsigned char> m_message; // EdDSA digest_sign input
+    int m_pad = 1;      // RSA_PKCS1_PADDING, RSA_PKCS1_PSS_PADDING, RSA_NO_PADDING
+    int m_saltlen = -1; // RSA_PSS_SALTLEN_DIGEST
 };
 
-}  // namespace hsmp::ops
+} // namespace hsmp::ops

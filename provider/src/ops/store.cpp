@@ -42,6 +42,10 @@ Result<std::unique_ptr<Store>> Store::open(ProviderContext& ctx, std::string_vie
         // contains a pin-value.
         return Error(Code::InvalidArgument, "malformed PKCS#11 URI: " + parsed.error.message);
     }
+    // Keys alone are not enough: digests, TLS and encoders come from the default provider.
+    if (auto companion = ctx.require_default_provider(); !companion) {
+        return companion.error();
+    }
     return std::unique_ptr<Store>(new Store(ctx, std::move(parsed.uri).value()));
 }
 

@@ -103,6 +103,7 @@ Result<Selection> Library::select(const uri::Uri& uri, PinCallback callback) {
         selection.pins.config_pin =
             Pin{m_config.token_pin->value.clone(), m_config.token_pin->source};
     }
+    selection.pins.config_pin_error = m_config.token_pin_error;
     selection.pins.callback = std::move(callback);
 
     if (!uri::matches(uri, module_info)) {

@@ -32,6 +32,8 @@ struct LibraryConfig {
     ModuleSpec module;
     /// pkcs11-module-token-pin, already read (file: sources are read at configuration).
     std::optional<Pin> token_pin;
+    /// Set instead of token_pin when the configured PIN source could not be read.
+    std::optional<Error> token_pin_error;
     LoginBehavior login_behavior = LoginBehavior::Auto;
     TokenConfig token;
 };

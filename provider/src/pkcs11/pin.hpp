@@ -40,7 +40,10 @@ struct Pin {
 struct PinSources {
     std::optional<Pin> uri_pin;    ///< from pin-value or pin-source, already read
     std::optional<Pin> config_pin; ///< from the provider configuration
-    PinCallback callback;          ///< may be empty
+    /// Why the configured PIN could not be read (a missing file): reported when a login
+    /// needs it, so the provider still loads and public operations still work.
+    std::optional<Error> config_pin_error;
+    PinCallback callback; ///< may be empty
 };
 
 } // namespace hsmp::p11

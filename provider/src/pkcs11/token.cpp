@@ -253,6 +253,8 @@ Result<void> Token::login_locked(const PinSources* sources) {
         chosen.emplace(Pin{sources->uri_pin->value.clone(), sources->uri_pin->source});
     } else if (sources != nullptr && sources->config_pin) {
         chosen.emplace(Pin{sources->config_pin->value.clone(), sources->config_pin->source});
+    } else if (sources != nullptr && sources->config_pin_error) {
+        return *sources->config_pin_error;
     } else if (m_cached_pin) {
         chosen.emplace(Pin{m_cached_pin->clone(), "the PIN cached from an earlier login"});
     } else if (sources != nullptr && sources->callback) {
