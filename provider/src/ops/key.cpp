@@ -5,6 +5,7 @@
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -329,6 +330,19 @@ std::string Key::describe() const {
         return "an imported " + std::string(key_kind_name(m_kind)) + " public key";
     }
     return uri::format_redacted(uri());
+}
+
+bool Key::token_has_mechanism(CK_MECHANISM_TYPE mechanism) const {
+    const p11::Object* obj = m_private ? m_private.get() : m_public_object.get();
+    if (obj == nullptr) {
+        return false;
+    }
+    std::call_once(m_mechanisms_once, [&] {
+        if (auto list = obj->token()->mechanisms()) {
+            m_mechanisms = std::move(list).value();
+        }
+    });
+    return std::binary_search(m_mechanisms.begin(), m_mechanisms.end(), mechanism);
 }
 
 bool Key::same_public(const Key& other) const {

@@ -15,8 +15,10 @@
 #include <p11uri/uri.hpp>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hsmp::ops {
 
@@ -62,6 +64,10 @@ public:
     /// format_redacted(uri()), for messages.
     [[nodiscard]] std::string describe() const;
 
+    /// Whether the key's token offers `mechanism`. The token's list is read once per key and
+    /// kept, so the signing path takes no token lock for it.
+    [[nodiscard]] bool token_has_mechanism(CK_MECHANISM_TYPE mechanism) const;
+
     /// Same public key (for keymgmt match and X509_check_private_key).
     [[nodiscard]] bool same_public(const Key& other) const;
 
@@ -74,6 +80,8 @@ private:
     std::shared_ptr<p11::Object> m_private;
     std::shared_ptr<p11::Object> m_public_object; // token public key, if any
     EVP_PKEY* m_public;                           // owned
+    mutable std::once_flag m_mechanisms_once;
+    mutable std::vector<CK_MECHANISM_TYPE> m_mechanisms; // sorted; written once
 };
 
 } // namespace hsmp::ops

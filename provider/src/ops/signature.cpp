@@ -331,8 +331,8 @@ Result<Bytes> SignatureContext::token_sign(const unsigned char* tbs, size_t tbsl
                                                         std::to_string(m_saltlen) +
                                                         " is invalid for " + what());
             }
-            if (h != g && !token.has_mechanism(CKM_RSA_PKCS_PSS_SEPARATE_MGF1_OK) &&
-                token.has_mechanism(CKM_RSA_X_509)) {
+            if (h != g && !m_key->token_has_mechanism(CKM_RSA_PKCS_PSS_SEPARATE_MGF1_OK) &&
+                m_key->token_has_mechanism(CKM_RSA_X_509)) {
                 // MGF1 digest differs from the message digest: encode here, sign raw.
                 auto em = emsa_pss_encode(m_md, m_mgf1, tbs, tbslen, static_cast<size_t>(salt),
                                           m_key->bits(), m_ctx->software_libctx());
@@ -364,7 +364,7 @@ Result<Bytes> SignatureContext::token_sign(const unsigned char* tbs, size_t tbsl
         input.assign(tbs, tbs + tbslen);
         break;
     }
-    if (!token.has_mechanism(mech.type)) {
+    if (!m_key->token_has_mechanism(mech.type)) {
         return Error(Code::Unsupported, token.identity().describe() + " does not offer " +
                                             mechanism_name(mech.type) + ", needed to sign with " +
                                             what());
