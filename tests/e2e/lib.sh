@@ -19,6 +19,22 @@ fail() {
     exit 1
 }
 pass() { printf '[%s] ok: %s\n' "$E2E_NAME" "$*"; }
+
+# later MESSAGE: record a failure that must not hide the checks after it (a wrong detail of
+# an otherwise working step); finish fails the script if any was recorded.
+LATER=()
+later() {
+    printf '[%s] FAIL (reported at the end): %s\n' "$E2E_NAME" "$*" >&2
+    LATER+=("$*")
+}
+finish() {
+    if ((${#LATER[@]} > 0)); then
+        printf '[%s] FAIL: %d check(s) failed:\n' "$E2E_NAME" "${#LATER[@]}" >&2
+        printf '    - %s\n' "${LATER[@]}" >&2
+        exit 1
+    fi
+    pass "${1:-all checks passed}"
+}
 note() { printf '[%s] %s\n' "$E2E_NAME" "$*" >&2; }
 skip() {
     printf '[%s] SKIPPED: %s\n' "$E2E_NAME" "$*" >&2
