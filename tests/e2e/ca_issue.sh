@@ -1,11 +1,13 @@
 #!/bin/bash
+# shellcheck source-path=SCRIPTDIR
 # A CA whose key lives in the token (issue 3, "CA"): `openssl req -x509 -key 'pkcs11:...'`
 # makes a root; `openssl x509 -req -CA ca.pem -CAkey 'pkcs11:...'` and `openssl ca -keyfile
 # 'pkcs11:...'` issue leaf certificates; `openssl verify -CAfile ca.pem` (default provider
 # only) accepts them. For the fixture's RSA and EC keys; `openssl ca` refuses a key that does
 # not match the CA certificate (keymgmt match).
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$WORK"
+cd "$WORK" || exit 1
 n=0
 
 # The leaf's key is an ordinary software key: only the CA key is in the token.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck source-path=SCRIPTDIR
 # The error table (issue 3): bad inputs through the real openssl CLI, each of which must
 #   - fail (exit status non-zero) without crashing (status < 128) or hanging (timeout 30 s),
 #   - print the message a user needs (expected substrings on stderr),
@@ -10,8 +11,9 @@
 # NSS softokn (non-FIPS) ever locks a user PIN or reports CKF_USER_PIN_LOCKED / FINAL_TRY, so
 # the CKR_PIN_LOCKED message is tested against the fault-injecting fake module in the unit
 # tests (C_Login__pin_locked), not here.
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$WORK"
+cd "$WORK" || exit 1
 require_cmd setpriv pkcs11-tool
 
 FIX_PIN=$(<"$HSMP_TEST_PIN_FILE")
@@ -238,11 +240,11 @@ case_ bad-key-reference openssl.cnf fix "key-reference PEM" "malformed" -- opens
 # and the fixture's PIN in the provider's messages (the error lines minus the thread id and
 # source position, where digits like the fixture's 4-digit PIN can occur by chance).
 for f in "${ALL_OUT[@]}"; do
-    filter=cat
-    [[ " ${PIN_IN_ARGV[*]} " == *" ${f%.*} "* ]] && filter="grep -a :pkcs11:"
+    filter=(cat)
+    [[ " ${PIN_IN_ARGV[*]} " == *" ${f%.*} "* ]] && filter=(grep -a :pkcs11:)
     for secret in "$PRIV_PIN" "$WRONG_PIN"; do
-        if $filter "$f" | grep -qaF -- "$secret"; then
-            later "a PIN appears in $f: $($filter "$f" | grep -aF -- "$secret")"
+        if "${filter[@]}" "$f" | grep -qaF -- "$secret"; then
+            later "a PIN appears in $f: $("${filter[@]}" "$f" | grep -aF -- "$secret")"
         fi
     done
     if sed -E 's/^[0-9A-F]+:error:[0-9A-F]+://; s/:[^: ]+\.(c|cpp|h|hpp):[0-9]+:/:/' "$f" |

@@ -273,6 +273,7 @@ EOF
     export SOFTHSM2_CONF=$dir/softhsm2.conf
     # PINs reach pkcs11-tool through the environment, never argv. A fresh token directory has
     # one uninitialised slot, index 0.
+    # shellcheck disable=SC2016 # the script is for the child bash, expanded there
     E2E_SO_PIN=so-$RANDOM$RANDOM E2E_USER_PIN=$(<"$pin_file") run "$dir/init.log" \
         "initialise private token $label" bash -c '
             m=/usr/lib/softhsm/libsofthsm2.so

@@ -1,11 +1,13 @@
 #!/bin/bash
+# shellcheck source-path=SCRIPTDIR
 # `openssl pkey` with token keys (issue 3): -pubout is byte-identical to the default
 # provider's output for the same public key (PEM and DER; EC with the named-curve OID);
 # -text shows public parts only; -out writes the key-reference PEM of DESIGN.md section 1,
 # which loads back as the same token key and signs; a key-reference PEM built independently
 # (latchset/pkcs11-provider's format) loads too; private key material never leaves the token.
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$WORK"
+cd "$WORK" || exit 1
 PIN=$(<"$HSMP_TEST_PIN_FILE")
 
 # refused WHAT CMD...: CMD must fail (no crash, no hang), say why, and write no private key.
@@ -141,6 +143,7 @@ pass "-out writes a key-reference PEM that loads back and signs: ${KEYS[*]}"
 key=${KEYS[0]}
 id_var=HSMP_TEST_ID_${key//-/_}
 id_hex=${!id_var}
+# shellcheck disable=SC2001 # a % before every hex pair
 id_pct=$(sed 's/../%&/g' <<<"$id_hex")
 python3 - "$TOKEN_URI;id=$id_pct;object=$key;type=private" latchset.pem <<'PY'
 import base64, sys

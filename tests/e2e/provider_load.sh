@@ -1,10 +1,12 @@
 #!/bin/bash
+# shellcheck source-path=SCRIPTDIR
 # Loading the provider (issue 3, "Loading"): `openssl list -providers` shows it when an
 # openssl.cnf section activates it and when `-provider pkcs11 -provider default` loads it
 # (with a section that has no `activate`); both forms then serve a token key. A config with
 # an unknown key or a bad value fails the load with a message naming the key (and value).
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$WORK"
+cd "$WORK" || exit 1
 key=${KEYS[0]}
 
 # listed NAME FILE: `openssl list -providers` output FILE shows NAME as active.

@@ -1,10 +1,12 @@
 #!/bin/bash
+# shellcheck source-path=SCRIPTDIR
 # CSRs signed in the token (issue 3, "CSRs"): `openssl req -new -key 'pkcs11:...'` for every
 # key of the fixture, RSA also with PSS (-sigopt rsa_padding_mode:pss); `openssl req -verify`
 # passes, the request carries the token's public key and the expected signature algorithm,
 # and the default provider alone verifies it too. Both the openssl.cnf and the -provider form.
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$WORK"
+cd "$WORK" || exit 1
 n=0
 
 # csr NAME KEY EXPECTED_SIGALG [REQ OPTIONS...]

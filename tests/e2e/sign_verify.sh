@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck source-path=SCRIPTDIR
 # Signatures with one token key (issue 3, "Signatures"): `openssl pkeyutl -sign` and
 # `openssl dgst -sha1|-sha256|-sha384|-sha512 -sign 'pkcs11:...'` for RSA PKCS#1 v1.5,
 # RSA-PSS (salt length digest/max/auto/explicit, MGF1 digest choice), ECDSA and EdDSA. Every
@@ -6,8 +7,9 @@
 # provider (no pkcs11 provider loaded) and by python3-cryptography.
 #
 #   sign_verify.sh KEY    KEY: a key label of the fixture (rsa2048, ec-p256, ...)
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$WORK"
+cd "$WORK" || exit 1
 key=${1:?usage: sign_verify.sh KEY}
 has_key "$key" || fail "the $KIND fixture has no key $key (it has ${KEYS[*]})"
 python3 -c 'import cryptography' 2>/dev/null || skip "python3-cryptography is not installed"
@@ -127,7 +129,6 @@ ed)
 esac
 
 # The verifiers can fail: a changed message is rejected by both.
-sig=$(ls -- *.sig | head -1)
 printf 'tampered\n' >>msg
 case $kind in
 rsa) scheme=pkcs1 ;;

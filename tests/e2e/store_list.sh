@@ -1,9 +1,11 @@
 #!/bin/bash
+# shellcheck source-path=SCRIPTDIR
 # `openssl storeutl` on the token (issue 3, store): -keys lists every private key with a URI
 # that loads back as that key; type=public lists the public keys; -certs lists the token's
 # certificates, byte-identical to the fixture's; the -provider command-line form works too.
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$WORK"
+cd "$WORK" || exit 1
 n=${#KEYS[@]}
 
 # count PATTERN FILE: lines matching PATTERN.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck source-path=SCRIPTDIR
 # TLS with OpenSSL's own server holding a token key (issue 3, "TLS"): `openssl s_server -key
 # 'pkcs11:...' -cert <certificate> -www` on 127.0.0.1 (free port; stopped by PID), and
 # handshakes from three clients that never see the token: `openssl s_client` (TLS 1.2 and 1.3;
@@ -8,8 +9,9 @@
 # algorithm, and the served certificate's public key must be the token key's.
 #
 #   tls_server.sh KEY    KEY: rsa2048, ec-p256 or ec-p384
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$WORK"
+cd "$WORK" || exit 1
 key=${1:?usage: tls_server.sh KEY}
 has_key "$key" || fail "the $KIND fixture has no key $key"
 require_cmd curl gnutls-cli
