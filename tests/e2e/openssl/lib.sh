@@ -13,7 +13,10 @@ set -euo pipefail
 
 WORK=$(mktemp -d)
 PIDS=()
+MAIN_PID=$BASHPID
 cleanup() {
+    # Subshells (command substitutions) may run the EXIT trap too: only the script cleans up.
+    [[ $BASHPID == "$MAIN_PID" ]] || return 0
     local pid
     for pid in "${PIDS[@]}"; do
         kill "$pid" 2>/dev/null || true
@@ -75,6 +78,10 @@ export OPENSSL_CONF=$WORK/openssl.cnf
 # The keys this fixture has, from fixture.env.
 read -r -a KEYS <<<"$HSMP_TEST_KEYS"
 has_key() { [[ " ${KEYS[*]} " == *" $1 "* ]]; }
+
+# client CMD...: runs a TLS client that does not need this provider (curl, gnutls-cli) with
+# neither the openssl.cnf nor a sanitizer runtime preloaded for the provider.
+client() { env -u LD_PRELOAD OPENSSL_CONF=/dev/null "$@"; }
 
 # A free TCP port on 127.0.0.1.
 free_port() {

@@ -41,10 +41,10 @@ for key in rsa2048 ec-p256 ec-p384; do
         grep -q 'Peer signature type: RSA-PSS' "$WORK/hs.out" || fail "$key: not a PSS signature"
         count=$((count + 2))
     fi
-    code=$(curl -s --max-time 20 -k -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT/") ||
+    code=$(client curl -s --max-time 20 -k -o /dev/null -w '%{http_code}' "https://127.0.0.1:$PORT/") ||
         true
     [[ $code == 200 ]] || fail "$key: curl got '$code'"
-    timeout 20 gnutls-cli --insecure --port "$PORT" 127.0.0.1 </dev/null >"$WORK/gnutls.out" 2>&1 ||
+    client timeout 20 gnutls-cli --insecure --port "$PORT" 127.0.0.1 </dev/null >"$WORK/gnutls.out" 2>&1 ||
         true
     grep -q 'Handshake was completed' "$WORK/gnutls.out" ||
         fail "$key: gnutls-cli handshake failed: $(tail -3 "$WORK/gnutls.out")"
