@@ -1,4 +1,6 @@
-// Signature thunks and tables (provider-signature(7)) for RSA, ECDSA and EdDSA token keys.
+// Signature thunks and tables (provider-signature(7)) for RSA, RSA-PSS, ECDSA and EdDSA token
+// keys. Names are the default provider's (`openssl list -signature-algorithms`), so a key this
+// provider loaded finds its signature here under the name its keymgmt reports.
 #include "abi/algorithms.hpp"
 #include "abi/barrier.hpp"
 #include "abi/dispatch.hpp"
@@ -24,10 +26,16 @@ std::shared_ptr<ops::Key> key_from(void* keydata) {
     return h != nullptr ? h->value : nullptr;
 }
 
-// Runs a Result<void> op: 1 on success, the error raised and 0 otherwise.
-template <class F> int run(F&& op) noexcept {
+Error no_context() {
+    return Error(Code::InvalidArgument, "not a signature context of this provider");
+}
+
+// Runs `op(SignatureContext&)` returning Result<void>: 1 on success, the error raised and 0
+// otherwise (also for a context that is not ours).
+template <class F> int run(void* ctx, F&& op) noexcept {
     return guard<int>(0, [&] {
-        auto r = op();
+        SignatureContext* s = sig_of(ctx);
+        Result<void> r = s != nullptr ? op(*s) : Result<void>(no_context());
         if (!r) {
             core().raise(r.error());
             return 0;
@@ -37,9 +45,10 @@ template <class F> int run(F&& op) noexcept {
 }
 
 // Runs a Result<bool> verification: 1 valid, 0 invalid or error (raised).
-template <class F> int run_verify(F&& op) noexcept {
+template <class F> int run_verify(void* ctx, F&& op) noexcept {
     return guard<int>(0, [&] {
-        auto r = op();
+        SignatureContext* s = sig_of(ctx);
+        Result<bool> r = s != nullptr ? op(*s) : Result<bool>(no_context());
         if (!r) {
             core().raise(r.error());
             return 0;
@@ -74,57 +83,83 @@ template <SigAlgorithm Alg> struct Sig {
         });
     }
     static int sig_sign_init(void* ctx, void* key, const OSSL_PARAM params[]) noexcept {
-        return run([&] { return sig_of(ctx)->init(key_from(key), true, params); });
+        return run(ctx, [&](SignatureContext& s) { return s.init(key_from(key), true, params); });
     }
     static int sig_verify_init(void* ctx, void* key, const OSSL_PARAM params[]) noexcept {
-        return run([&] { return sig_of(ctx)->init(key_from(key), false, params); });
+        return run(ctx, [&](SignatureContext& s) { return s.init(key_from(key), false, params); });
     }
     static int sig_sign(void* ctx, unsigned char* sig, size_t* siglen, size_t sigsize,
                         const unsigned char* tbs, size_t tbslen) noexcept {
-        return run([&] { return sig_of(ctx)->sign(sig, siglen, sigsize, tbs, tbslen); });
+        return run(ctx,
+                   [&](SignatureContext& s) { return s.sign(sig, siglen, sigsize, tbs, tbslen); });
     }
     static int sig_verify(void* ctx, const unsigned char* sig, size_t siglen,
                           const unsigned char* tbs, size_t tbslen) noexcept {
-        return run_verify([&] { return sig_of(ctx)->verify(sig, siglen, tbs, tbslen); });
+        return run_verify(ctx,
+                          [&](SignatureContext& s) { return s.verify(sig, siglen, tbs, tbslen); });
     }
     static int sig_digest_sign_init(void* ctx, const char* md, void* key,
                                     const OSSL_PARAM params[]) noexcept {
-        return run([&] { return sig_of(ctx)->digest_init(key_from(key), true, md, params); });
+        return run(ctx, [&](SignatureContext& s) {
+            return s.digest_init(key_from(key), true, md, params);
+        });
     }
     static int sig_digest_verify_init(void* ctx, const char* md, void* key,
                                       const OSSL_PARAM params[]) noexcept {
-        return run([&] { return sig_of(ctx)->digest_init(key_from(key), false, md, params); });
+        return run(ctx, [&](SignatureContext& s) {
+            return s.digest_init(key_from(key), false, md, params);
+        });
     }
     static int sig_digest_update(void* ctx, const unsigned char* data, size_t len) noexcept {
-        return run([&] { return sig_of(ctx)->update(data, len); });
+        return run(ctx, [&](SignatureContext& s) { return s.update(data, len); });
     }
     static int sig_digest_sign_final(void* ctx, unsigned char* sig, size_t* siglen,
                                      size_t sigsize) noexcept {
-        return run([&] { return sig_of(ctx)->sign_final(sig, siglen, sigsize); });
+        return run(ctx, [&](SignatureContext& s) { return s.sign_final(sig, siglen, sigsize); });
     }
     static int sig_digest_verify_final(void* ctx, const unsigned char* sig,
                                        size_t siglen) noexcept {
-        return run_verify([&] { return sig_of(ctx)->verify_final(sig, siglen); });
+        return run_verify(ctx, [&](SignatureContext& s) { return s.verify_final(sig, siglen); });
     }
     static int sig_digest_sign(void* ctx, unsigned char* sig, size_t* siglen, size_t sigsize,
                                const unsigned char* tbs, size_t tbslen) noexcept {
-        return run([&] { return sig_of(ctx)->digest_sign(sig, siglen, sigsize, tbs, tbslen); });
+        return run(ctx, [&](SignatureContext& s) {
+            return s.digest_sign(sig, siglen, sigsize, tbs, tbslen);
+        });
     }
     static int sig_digest_verify(void* ctx, const unsigned char* sig, size_t siglen,
                                  const unsigned char* tbs, size_t tbslen) noexcept {
-        return run_verify([&] { return sig_of(ctx)->digest_verify(sig, siglen, tbs, tbslen); });
+        return run_verify(
+            ctx, [&](SignatureContext& s) { return s.digest_verify(sig, siglen, tbs, tbslen); });
     }
     static int sig_get_ctx_params(void* ctx, OSSL_PARAM params[]) noexcept {
-        return run([&] { return sig_of(ctx)->get_params(params); });
+        return run(ctx, [&](SignatureContext& s) { return s.get_params(params); });
     }
     static const OSSL_PARAM* sig_gettable_ctx_params(void* /*ctx*/, void* /*provctx*/) noexcept {
-        return SignatureContext::gettable_params();
+        return SignatureContext::gettable_params(Alg);
     }
     static int sig_set_ctx_params(void* ctx, const OSSL_PARAM params[]) noexcept {
-        return run([&] { return sig_of(ctx)->set_params(params); });
+        return run(ctx, [&](SignatureContext& s) { return s.set_params(params); });
     }
     static const OSSL_PARAM* sig_settable_ctx_params(void* /*ctx*/, void* /*provctx*/) noexcept {
         return SignatureContext::settable_params(Alg);
+    }
+
+    // The running message digest's own parameters (EVP_MD_CTX_set_params on a DigestSign
+    // context reaches these).
+    static int sig_get_ctx_md_params(void* ctx, OSSL_PARAM params[]) noexcept {
+        return run(ctx, [&](SignatureContext& s) { return s.get_md_params(params); });
+    }
+    static const OSSL_PARAM* sig_gettable_ctx_md_params(void* ctx) noexcept {
+        SignatureContext* s = sig_of(ctx);
+        return s != nullptr ? s->gettable_md_params() : nullptr;
+    }
+    static int sig_set_ctx_md_params(void* ctx, const OSSL_PARAM params[]) noexcept {
+        return run(ctx, [&](SignatureContext& s) { return s.set_md_params(params); });
+    }
+    static const OSSL_PARAM* sig_settable_ctx_md_params(void* ctx) noexcept {
+        SignatureContext* s = sig_of(ctx);
+        return s != nullptr ? s->settable_md_params() : nullptr;
     }
 
     static const OSSL_DISPATCH* table() noexcept {
@@ -161,6 +196,14 @@ template <SigAlgorithm Alg> struct Sig {
                                                          &sig_set_ctx_params),
             slot<OSSL_FUNC_signature_settable_ctx_params_fn*>(
                 OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, &sig_settable_ctx_params),
+            slot<OSSL_FUNC_signature_get_ctx_md_params_fn*>(OSSL_FUNC_SIGNATURE_GET_CTX_MD_PARAMS,
+                                                            &sig_get_ctx_md_params),
+            slot<OSSL_FUNC_signature_gettable_ctx_md_params_fn*>(
+                OSSL_FUNC_SIGNATURE_GETTABLE_CTX_MD_PARAMS, &sig_gettable_ctx_md_params),
+            slot<OSSL_FUNC_signature_set_ctx_md_params_fn*>(OSSL_FUNC_SIGNATURE_SET_CTX_MD_PARAMS,
+                                                            &sig_set_ctx_md_params),
+            slot<OSSL_FUNC_signature_settable_ctx_md_params_fn*>(
+                OSSL_FUNC_SIGNATURE_SETTABLE_CTX_MD_PARAMS, &sig_settable_ctx_md_params),
             {0, nullptr},
         };
         return kTable;
@@ -173,6 +216,10 @@ const OSSL_ALGORITHM* signature_algorithms() noexcept {
     static const OSSL_ALGORITHM kAlgorithms[] = {
         {"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProperties, Sig<SigAlgorithm::Rsa>::table(),
          "RSA PKCS#1 v1.5 and PSS signatures in a PKCS#11 token"},
+        // OpenSSL 3.0 sends RSA-PSS keys to "RSA" (keymgmt query_operation_name); the name
+        // is offered too for callers that fetch it, and signs with PSS only.
+        {"RSA-PSS:RSASSA-PSS:1.2.840.113549.1.1.10", kProperties,
+         Sig<SigAlgorithm::RsaPss>::table(), "RSA-PSS signatures in a PKCS#11 token"},
         {"ECDSA", kProperties, Sig<SigAlgorithm::Ecdsa>::table(),
          "ECDSA signatures in a PKCS#11 token"},
         {"ED25519:1.3.101.112", kProperties, Sig<SigAlgorithm::Ed25519>::table(),
