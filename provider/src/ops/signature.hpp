@@ -21,6 +21,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hsmp::ops {
@@ -28,6 +29,9 @@ namespace hsmp::ops {
 /// The signature algorithm OpenSSL fetched: "RSA" (PKCS#1 v1.5 or PSS by pad-mode),
 /// "RSA-PSS" (PSS only), "ECDSA", "ED25519", "ED448".
 enum class SigAlgorithm : std::uint8_t { Rsa, RsaPss, Ecdsa, Ed25519, Ed448 };
+
+/// "RSA", "RSA-PSS", "ECDSA", "Ed25519", "Ed448", for messages.
+[[nodiscard]] std::string_view signature_algorithm_name(SigAlgorithm alg) noexcept;
 
 class SignatureContext {
 public:
