@@ -168,7 +168,7 @@ printf 'hsmp end-to-end test message %s\n' "$(date +%s%N)" >"$WORK/msg"
 bounded() {
     if declare -F "$1" >/dev/null; then
         # timeout cannot run a shell function: hand its definition to a child bash.
-        timeout 60 bash -c "$(declare -f "$1"); $(declare -p E2E_DIR 2>/dev/null); \"\$@\"" _ "$@"
+        timeout 60 bash -c "$(declare -f "$1" plain); $(declare -p E2E_DIR 2>/dev/null); \"\$@\"" _ "$@"
     else
         timeout 60 "$@"
     fi
@@ -208,8 +208,10 @@ same_pub() {
 }
 
 # pyverify ARGS...: the independent verifier (python3-cryptography), see verify_sig.py.
+# The verifier's own OpenSSL (the cryptography wheel bundles one) must not read our
+# openssl.cnf, or it would load the pkcs11 provider and the token into the verifier.
 pyverify() {
-    python3 "$E2E_DIR/verify_sig.py" "$@"
+    OPENSSL_CONF=/dev/null plain python3 "$E2E_DIR/verify_sig.py" "$@"
 }
 
 # free_port: a free TCP port on 127.0.0.1 (the kernel picks it from the ephemeral range).
@@ -291,8 +293,17 @@ p11tool_private() {
         --token-label "$label" --login --pin env:E2E_USER_PIN "$@"
 }
 
+# plain CMD...: CMD without the sanitizer runtimes that ci/test.sh preloads for the e2e run
+# under ASan (LD_PRELOAD): only processes that load the provider need them, and clients such
+# as curl hang with them preloaded.
+# PLAIN: the same as a command prefix, for use after timeout.
+plain() {
+    env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS "$@"
+}
+PLAIN=(env -u LD_PRELOAD -u ASAN_OPTIONS -u UBSAN_OPTIONS)
+
 # sw ARGS...: openssl with the default provider only (no pkcs11 provider loaded): the
 # independent software side that verifies what the token produced.
 sw() {
-    OPENSSL_CONF=/dev/null openssl "$@"
+    OPENSSL_CONF=/dev/null plain openssl "$@"
 }

@@ -59,7 +59,7 @@ served_key_is() {
 s_client_hs() {
     local tag=$1 proto=$2 sigtype=$3 digest=$4 rc=0
     shift 4
-    printf 'GET / HTTP/1.0\r\n\r\n' | OPENSSL_CONF=/dev/null timeout 30 openssl s_client \
+    printf 'GET / HTTP/1.0\r\n\r\n' | OPENSSL_CONF=/dev/null timeout 30 "${PLAIN[@]}" openssl s_client \
         -connect "127.0.0.1:$port" -servername localhost -CAfile "$cafile" \
         -verify_return_error -showcerts -ign_eof "$@" >"$tag.out" 2>&1 || rc=$?
     server_alive "$tag"
@@ -108,7 +108,7 @@ for v in 1.2 1.3; do
     url=https://127.0.0.1:$port/
     args=(--cacert "$cafile")
     $names || args=(-k)
-    OPENSSL_CONF=/dev/null timeout 30 curl -sS --max-time 20 "--tlsv$v" --tls-max "$v" \
+    OPENSSL_CONF=/dev/null timeout 30 "${PLAIN[@]}" curl -sS --max-time 20 "--tlsv$v" --tls-max "$v" \
         "${args[@]}" --pinnedpubkey "sha256//$pin_sha256" -w '\n%{http_code} %{ssl_verify_result}\n' \
         -o curl-$v.body "$url" >curl-$v.out 2>curl-$v.err || rc=$?
     server_alive "curl TLS $v"
@@ -118,7 +118,7 @@ for v in 1.2 1.3; do
     n=$((n + 1))
 done
 # The pin is enforced: a wrong key hash makes curl fail.
-if OPENSSL_CONF=/dev/null timeout 30 curl -sS --max-time 20 -k \
+if OPENSSL_CONF=/dev/null timeout 30 "${PLAIN[@]}" curl -sS --max-time 20 -k \
     --pinnedpubkey "sha256//$(printf 'x%.0s' {1..32} | base64)" -o /dev/null \
     "https://127.0.0.1:$port/" 2>/dev/null; then
     fail "curl accepted a wrong pinned public key: the pin check proves nothing"
@@ -135,7 +135,7 @@ gnutls_hs() { # TAG PRIORITY EXPECT_DESCRIPTION_REGEX
     else
         trust=(--insecure)
     fi
-    timeout 30 gnutls-cli --port "$port" "${trust[@]}" --priority "$prio" \
+    timeout 30 "${PLAIN[@]}" gnutls-cli --port "$port" "${trust[@]}" --priority "$prio" \
         --save-cert "gnutls-$tag.pem" 127.0.0.1 </dev/null >"gnutls-$tag.out" 2>&1 || rc=$?
     server_alive "gnutls-cli $tag"
     if ((rc != 0)) || ! grep -q 'Handshake was completed' "gnutls-$tag.out"; then
