@@ -251,7 +251,11 @@ std::string_view key_kind_name(KeyKind kind) noexcept {
 Key::Key(ProviderContext& ctx, KeyKind kind, std::shared_ptr<p11::Object> priv,
          std::shared_ptr<p11::Object> pub_obj, EVP_PKEY* pub)
     : m_ctx(&ctx), m_kind(kind), m_private(std::move(priv)), m_public_object(std::move(pub_obj)),
-      m_public(pub) {}
+      m_public(pub) {
+    m_description = (!m_private && !m_public_object)
+                        ? "an imported " + std::string(key_kind_name(m_kind)) + " public key"
+                        : uri::format_redacted(uri());
+}
 
 Key::~Key() {
     EVP_PKEY_free(m_public);
@@ -323,13 +327,6 @@ uri::Uri Key::uri() const {
         return m_public_object->uri();
     }
     return {};
-}
-
-std::string Key::describe() const {
-    if (!m_private && !m_public_object) {
-        return "an imported " + std::string(key_kind_name(m_kind)) + " public key";
-    }
-    return uri::format_redacted(uri());
 }
 
 bool Key::token_has_mechanism(CK_MECHANISM_TYPE mechanism) const {

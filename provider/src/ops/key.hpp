@@ -61,8 +61,8 @@ public:
     [[nodiscard]] std::string group_name() const;
     /// The key's canonical URI (token identity, label, id, type); no PIN.
     [[nodiscard]] uri::Uri uri() const;
-    /// format_redacted(uri()), for messages.
-    [[nodiscard]] std::string describe() const;
+    /// format_redacted(uri()), for messages (formatted once, at load).
+    [[nodiscard]] const std::string& describe() const noexcept { return m_description; }
 
     /// Whether the key's token offers `mechanism`. The token's list is read once per key and
     /// kept, so the signing path takes no token lock for it.
@@ -80,6 +80,7 @@ private:
     std::shared_ptr<p11::Object> m_private;
     std::shared_ptr<p11::Object> m_public_object; // token public key, if any
     EVP_PKEY* m_public;                           // owned
+    std::string m_description;                    // describe(), fixed at construction
     mutable std::once_flag m_mechanisms_once;
     mutable std::vector<CK_MECHANISM_TYPE> m_mechanisms; // sorted; written once
 };

@@ -44,8 +44,11 @@ Result<void> key_get_params(const Key& key, OSSL_PARAM params[]) {
     if (p != nullptr && OSSL_PARAM_set_utf8_string(p, default_digest(key.kind())) == 0) {
         return Error(Code::Internal, "default-digest");
     }
+    // Only EdDSA has a mandatory "digest" (none). Answering "" for RSA or EC would tell
+    // OpenSSL 3.0 that no digest may be chosen, and req/x509/ca would drop -sha384.
     p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_MANDATORY_DIGEST);
-    if (p != nullptr && OSSL_PARAM_set_utf8_string(p, "") == 0) {
+    if (p != nullptr && (key.kind() == KeyKind::Ed25519 || key.kind() == KeyKind::Ed448) &&
+        OSSL_PARAM_set_utf8_string(p, "") == 0) {
         return Error(Code::Internal, "mandatory-digest");
     }
     return ok();
