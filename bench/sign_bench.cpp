@@ -1,5 +1,5 @@
 // sign_bench: signatures per second and per-operation latency, in one run on one token key,
-// for three paths (issue 3's benchmark; see bench/README.md):
+// for three paths (the provider-core benchmark; bench/run.sh runs it):
 //   raw       PKCS#11 C_SignInit + C_Sign on a session-object copy of the key: the token's
 //             own limit, with nothing of ours on the path but the call wrapper;
 //   provider  EVP_DigestSignInit_ex + EVP_DigestSign through OpenSSL with the key loaded
