@@ -100,10 +100,17 @@ protected:
         ASSERT_EQ(OSSL_LIB_CTX_load_config(libctx, path.c_str()), 1) << drain_errors();
         prov = OSSL_PROVIDER_load(libctx, "pkcs11");
         ASSERT_NE(prov, nullptr) << drain_errors();
+        // The configuration activates default too, but a run in CI once came up without it
+        // (unexplained; OpenSSL 3.0 config activation order): load it explicitly as well.
+        deflt = OSSL_PROVIDER_load(libctx, "default");
+        ASSERT_NE(deflt, nullptr) << drain_errors();
     }
     void TearDown() override {
         if (prov != nullptr) {
             OSSL_PROVIDER_unload(prov);
+        }
+        if (deflt != nullptr) {
+            OSSL_PROVIDER_unload(deflt);
         }
         OSSL_LIB_CTX_free(libctx);
         unsetenv("OPENSSL_CONF");
@@ -160,6 +167,7 @@ protected:
 
     OSSL_LIB_CTX* libctx = nullptr;
     OSSL_PROVIDER* prov = nullptr;
+    OSSL_PROVIDER* deflt = nullptr;
 };
 
 TEST_F(StoreCodec, ListsPrivateKeysPublicKeysAndCertificates) {
