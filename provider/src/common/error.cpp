@@ -1,8 +1,14 @@
 #include "common/error.hpp"
 
+#include <cstring>
 #include <utility>
 
 namespace hsmp {
+
+std::string errno_text(int err) {
+    char buf[256] = {};
+    return strerror_r(err, buf, sizeof buf); // GNU strerror_r: returns the text
+}
 
 std::string_view code_name(Code code) noexcept {
     switch (code) {

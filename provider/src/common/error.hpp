@@ -24,6 +24,9 @@ enum class Code : std::uint8_t {
     Internal,        ///< a bug or an unexpected library failure
 };
 
+/// strerror text of an errno value (thread safe), for messages that name a file.
+[[nodiscard]] std::string errno_text(int err);
+
 /// Stable lower-case name of a Code, for messages and tests.
 [[nodiscard]] std::string_view code_name(Code code) noexcept;
 

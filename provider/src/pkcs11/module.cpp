@@ -51,11 +51,6 @@ void record_init_generation(const CK_FUNCTION_LIST* functions, std::uint64_t gen
     r.generation[functions] = gen;
 }
 
-std::string errno_text(int err) {
-    char buf[256] = {};
-    return strerror_r(err, buf, sizeof buf);
-}
-
 // Returns a readable reason why `path` cannot be a module, before dlopen tries.
 Result<void> check_module_file(const std::string& path) {
     struct stat st {};

@@ -14,11 +14,6 @@ namespace {
 
 constexpr std::size_t kMaxPinFile = 4096;
 
-std::string errno_text(int err) {
-    char buf[256] = {};
-    return strerror_r(err, buf, sizeof buf);
-}
-
 } // namespace
 
 Result<Pin> read_pin_file(const std::string& path, std::string_view what) {
