@@ -44,6 +44,13 @@ PACKAGES=(
     gnutls-bin
     curl
     procps
+    # nginx module: stock Debian nginx, its module build tree, the stream module, load tools
+    nginx
+    nginx-dev
+    libnginx-mod-stream
+    nghttp2-client
+    apache2-utils
+    util-linux
 )
 
 readonly LISTS_MAX_AGE_MIN=1440
