@@ -58,7 +58,7 @@ require_cmd openssl python3
 # hold quotes and spaces).
 load_fixture() {
     local line
-    [[ $(grep -c '^HSMP_TEST_STATE=ready$' "$1") -eq 1 ]] || fail "fixture $1 is not ready"
+    [[ $(grep -cE '^HSMP_TEST_STATE=(ready|running)$' "$1") -eq 1 ]] || fail "fixture $1 is not ready"
     while IFS= read -r line; do
         [[ -z $line || $line == \#* || $line != *=* ]] && continue
         export "${line%%=*}=${line#*=}"
