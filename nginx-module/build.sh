@@ -4,19 +4,22 @@
 # the flags nginx itself was built with, then `make modules`. The module's binary
 # signature then matches the nginx binary, which load_module checks.
 #
-#   nginx-module/build.sh NGINX_SRC OUT_DIR
+#   nginx-module/build.sh NGINX_SRC OUT_DIR [ADDON_DIR]
 #
+# ADDON_DIR (default: nginx-module/) is the addon to build; the tests build a
+# test-only module with it too.
 # NGINX_SRC: Debian's nginx-dev tree (/usr/share/nginx/src, with conf_flags) or any
 # nginx source tree (then configure runs with --with-compat and the http ssl module;
 # pass the flags of the target nginx in NGX_PKCS11_CONFIGURE_FLAGS to match its
 # signature, as `nginx -V` prints them). The tree is copied into OUT_DIR first, so
-# a system tree is never written to. The result is OUT_DIR/ngx_pkcs11_module.so.
+# a system tree is never written to. The result is OUT_DIR/<addon name>.so.
 set -euo pipefail
 
-[[ $# -eq 2 ]] || { echo "usage: $0 NGINX_SRC OUT_DIR" >&2; exit 2; }
+[[ $# -eq 2 || $# -eq 3 ]] || { echo "usage: $0 NGINX_SRC OUT_DIR [ADDON_DIR]" >&2; exit 2; }
 src=$(cd "$1" && pwd)
 out=$(mkdir -p "$2" && cd "$2" && pwd)
-addon=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+addon=$(cd "${3:-$(dirname "${BASH_SOURCE[0]}")}" && pwd)
+name=$(sed -n 's/^ngx_addon_name=//p' "$addon/config")
 
 [[ -x $src/configure ]] || { echo "$0: $src has no nginx configure script" >&2; exit 1; }
 
@@ -53,4 +56,4 @@ cd "$tree"
     exit 1
 }
 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -f "$out/objs/Makefile" modules
-cp "$out/objs/ngx_pkcs11_module.so" "$out/ngx_pkcs11_module.so"
+cp "$out/objs/$name.so" "$out/$name.so"
