@@ -7,10 +7,10 @@
 #   4. signs a message inside the token and verifies the signature with openssl from the
 #      public key alone,
 #   5. through the pkcs11 provider: shows that private key material cannot be exported,
-#      makes a CSR and a self-signed certificate with
-#      `openssl req -key 'pkcs11:...'`, starts `openssl s_server` with the HSM key, completes
-#      a TLS handshake with `curl -v`, and stops the server.
-# The nginx issue replaces s_server with nginx.
+#      makes a CSR and a self-signed certificate with `openssl req -key 'pkcs11:...'`,
+#   6. starts Debian's nginx (2 workers) through ngx_pkcs11_module with
+#      `ssl_certificate_key "pkcs11:..."`, completes a handshake with `curl -v`, prints the
+#      metrics page and stops nginx.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -20,7 +20,7 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 step "Installing Debian packages and building"
 bash ci/install-deps.sh
 cmake -S . -B build/ci -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build/ci -j "$(nproc)" --target hsmp-find hsmp >/dev/null
+cmake --build build/ci -j "$(nproc)" --target hsmp-find hsmp ngx_pkcs11_module >/dev/null
 provider_dir=$root/build/ci/provider
 find_tool=$root/build/ci/tools/hsmp-find
 
@@ -97,23 +97,69 @@ openssl req -x509 -key "$uri;type=private" -subj /CN=localhost -days 30 \
     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -out "$demo/web.pem"
 openssl x509 -in "$demo/web.pem" -noout -subject -fingerprint -sha256 | sed 's/^/  /'
 
-step "TLS with the HSM key: openssl s_server + curl"
+step "nginx serving TLS with the HSM key (ngx_pkcs11_module)"
+ngx=$demo/nginx
+mkdir -p "$ngx/conf" "$ngx/logs"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-openssl s_server -accept "127.0.0.1:$port" -key "$uri;type=private" -cert "$demo/web.pem" \
-    -www -quiet >"$demo/s_server.log" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-    (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
+user_line=""
+if [[ $EUID -eq 0 ]]; then
+    # Workers drop to nobody, as in production; SoftHSM2 needs the token writable by them.
+    user_line="user nobody $(id -gn nobody);"
+    chmod 755 "$demo"
+    chown -R nobody "$demo/tokens"
+fi
+cat >"$ngx/conf/nginx.conf" <<CONF
+load_module $root/build/ci/nginx-module/ngx_pkcs11_module.so;
+daemon on;
+master_process on;
+worker_processes 2;
+$user_line
+pid $ngx/logs/nginx.pid;
+error_log $ngx/logs/error.log notice;
+env SOFTHSM2_CONF;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $ngx/tmp_body;
+    proxy_temp_path $ngx/tmp_proxy;
+    fastcgi_temp_path $ngx/tmp_fastcgi;
+    uwsgi_temp_path $ngx/tmp_uwsgi;
+    scgi_temp_path $ngx/tmp_scgi;
+    server {
+        listen 127.0.0.1:$port ssl;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_certificate $demo/web.pem;
+        ssl_certificate_key "$uri;type=private";
+        location / { return 200 "hello from nginx worker \$pid; the key stayed in the token\n"; }
+        location = /metrics { pkcs11_metrics; }
+    }
+}
+CONF
+echo "nginx.conf: ssl_certificate_key \"$uri;type=private\";"
+nginx -p "$ngx" -c conf/nginx.conf -t 2>&1 | sed 's/^/  /'
+nginx -p "$ngx" -c conf/nginx.conf
+for _ in $(seq 100); do [[ -s $ngx/logs/nginx.pid ]] && break; sleep 0.05; done
+master=$(cat "$ngx/logs/nginx.pid")
+trap 'kill -QUIT "$master" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+    [[ $(grep -c 'warm-up signature' "$ngx/logs/error.log") -ge 2 ]] && break
+    sleep 0.05
 done
-curl -v --cacert "$demo/web.pem" "https://localhost:$port/" -o /dev/null 2>&1 |
-    grep -E '^\* (SSL connection|Server certificate|  subject|  issuer|SSL certificate verify)|^< HTTP' |
+grep -o 'pkcs11: worker .*' "$ngx/logs/error.log" | sed 's/^/  /'
+curl -v --cacert "$demo/web.pem" "https://localhost:$port/" 2>&1 |
+    grep -E '^\* (SSL connection|Server certificate|  subject|  issuer|SSL certificate verify)|^< HTTP|^hello' |
     sed 's/^/  /'
-kill "$server"
-wait "$server" 2>/dev/null || true
+echo "The metrics page (https://localhost:$port/metrics), summed over both workers:"
+curl -sS --cacert "$demo/web.pem" "https://localhost:$port/metrics" | grep -E '^hsm_' | head -12 |
+    sed 's/^/  /'
+kill -QUIT "$master"
+for _ in $(seq 100); do kill -0 "$master" 2>/dev/null || break; sleep 0.05; done
 trap - EXIT
-echo "s_server stopped; the private key never left the token."
+if grep -E '\[(alert|crit|emerg)\]|exited on signal' "$ngx/logs/error.log"; then
+    echo "UNEXPECTED: the nginx error log above has alerts" >&2
+    exit 1
+fi
+echo "nginx stopped cleanly; the private key never left the token."
 
 step "Done"
 echo "Token, key, certificate and openssl.cnf are in $demo. Test suite: bash ci/test.sh"
