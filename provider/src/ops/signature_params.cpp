@@ -128,11 +128,16 @@ Result<void> SignatureContext::set_rsa_params(const OSSL_PARAM params[]) {
                                                 "oracle (use pkcs1 or pss)");
         }
         if (mode != RSA_PKCS1_PADDING && mode != RSA_PKCS1_PSS_PADDING) {
-            return Error(
-                Code::Unsupported,
-                "RSA padding mode " +
-                    (name != nullptr ? "\"" + std::string(name) + "\"" : std::to_string(mode)) +
-                    " is not supported for signatures with " + what() + " (pkcs1 and pss are)");
+            // Built with append(): g++ 12 -O3 misreports the operator+ chain as an
+            // overlapping memcpy (-Werror=restrict, GCC bug 105651).
+            std::string shown = name != nullptr ? std::string(name) : std::to_string(mode);
+            if (name != nullptr) {
+                shown.insert(0, 1, '"').push_back('"');
+            }
+            std::string message("RSA padding mode ");
+            message.append(shown).append(" is not supported for signatures with ");
+            message.append(what()).append(" (pkcs1 and pss are)");
+            return Error(Code::Unsupported, std::move(message));
         }
         if (mode != RSA_PKCS1_PSS_PADDING &&
             (m_alg == SigAlgorithm::RsaPss || (m_key && m_key->kind() == KeyKind::RsaPss))) {
