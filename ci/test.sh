@@ -3,9 +3,9 @@
 #   1. install every Debian package needed (ci/install-deps.sh),
 #   2. check formatting (ci/lint.sh),
 #   3. build with g++ (RelWithDebInfo) and run every CTest label: unit, token, fork,
-#      fixture,
+#      fixture, e2e (the openssl CLI) and nginx (Debian's nginx with ngx_pkcs11_module),
 #   4. build with g++ + ASan + UBSan and run the same tests again (the end-to-end ones with
-#      the sanitizer runtimes preloaded into the openssl CLI),
+#      the sanitizer runtimes preloaded into the openssl CLI; the nginx ones only in step 3),
 #   5. build the libFuzzer target with clang (+ ASan + UBSan) and fuzz the URI parser for 60 s.
 # Exits non-zero on any failure and on any skipped test. Build trees: build/ci, build/asan,
 # build/fuzz.
@@ -72,7 +72,7 @@ if $asan; then
     export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1
     export LSAN_OPTIONS=suppressions=$root/ci/lsan.supp:print_suppressions=0
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-    run_ctest build/asan -LE e2e
+    run_ctest build/asan -LE 'e2e|nginx'
     log "tests: end to end with the sanitized provider (ASan + UBSan runtimes preloaded)"
     # The openssl, curl and python binaries are not instrumented: the runtimes are preloaded
     # so the sanitized pkcs11.so can load into them; leak checking would report theirs.
