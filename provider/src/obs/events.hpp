@@ -37,7 +37,9 @@ void set_call_observer(CallObserver observer) noexcept;
 /// token (counted per key and timed); the order is fixed, obs/ indexes tables by it.
 enum class Operation : std::uint8_t {
     Sign,    ///< C_SignInit + C_Sign
-    Decrypt, ///< reserved: RSA decryption (DESIGN.md section 10)
+    Decrypt, ///< reserved: RSA decryption (DESIGN.md section 10). A PKCS#1 v1.5
+             ///< decryption must report an outcome that does not depend on the padding
+             ///< check (STYLE.md section 5): metrics would otherwise be a padding oracle.
     Derive,  ///< reserved: ECDH
     Login,   ///< C_Login of the user (token_serial only; no key)
     KeyLoad, ///< a token private key became a provider key (store, decoder)
