@@ -4,6 +4,7 @@
 // feed) and valid UTF-8, histogram buckets cumulative with le="+Inf" equal to _count.
 #include "obs/metrics.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace hsmp::obs {
@@ -123,8 +124,14 @@ void append_suffix(std::string& out, std::uint32_t hash) {
     }
 }
 
+// The stored size, never past the slot: every process that shares the table can write it,
+// and a reader must not trust it further than the array it describes.
+template <std::size_t N> std::size_t stored_size(const StoredText<N>& t) noexcept {
+    return std::min<std::size_t>(t.size, N);
+}
+
 template <std::size_t N> void append_text(std::string& out, const StoredText<N>& t) {
-    std::string_view v(t.bytes.data(), t.size);
+    std::string_view v(t.bytes.data(), stored_size(t));
     if (t.clipped != 0) {
         v = without_partial_tail(v);
     }
@@ -142,7 +149,8 @@ std::string key_labels(const KeySlot& slot, bool overflow) {
     }
     out += "\",key_id=\"";
     if (!overflow) {
-        append_hex(out, reinterpret_cast<const std::uint8_t*>(slot.id.bytes.data()), slot.id.size);
+        append_hex(out, reinterpret_cast<const std::uint8_t*>(slot.id.bytes.data()),
+                   stored_size(slot.id));
         if (slot.id.clipped != 0) {
             append_suffix(out, slot.id.hash);
         }
