@@ -8,6 +8,7 @@
 #include "abi/core.hpp"
 #include "abi/dispatch.hpp"
 #include "abi/keydata.hpp"
+#include "abi/metrics_param.hpp"
 #include "abi/reasons.hpp"
 #include "common/config.hpp"
 #include "ops/context.hpp"
@@ -15,6 +16,7 @@
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
+#include <pkcs11_provider.h>
 
 namespace hsmp::abi {
 namespace {
@@ -27,6 +29,7 @@ const OSSL_PARAM* prov_gettable_params(void* /*provctx*/) noexcept {
         OSSL_PARAM_DEFN(OSSL_PROV_PARAM_VERSION, OSSL_PARAM_UTF8_PTR, nullptr, 0),
         OSSL_PARAM_DEFN(OSSL_PROV_PARAM_BUILDINFO, OSSL_PARAM_UTF8_PTR, nullptr, 0),
         OSSL_PARAM_DEFN(OSSL_PROV_PARAM_STATUS, OSSL_PARAM_INTEGER, nullptr, 0),
+        OSSL_PARAM_DEFN(PKCS11_PROVIDER_PARAM_METRICS, OSSL_PARAM_UTF8_STRING, nullptr, 0),
         OSSL_PARAM_END,
     };
     return kParams;
@@ -47,6 +50,10 @@ int prov_get_params(void* /*provctx*/, OSSL_PARAM params[]) noexcept {
     }
     p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
     if (p != nullptr && OSSL_PARAM_set_int(p, 1) == 0) {
+        return 0;
+    }
+    p = OSSL_PARAM_locate(params, PKCS11_PROVIDER_PARAM_METRICS);
+    if (p != nullptr && guard<int>(0, [&] { return get_metrics_param(*p); }) == 0) {
         return 0;
     }
     return 1;
@@ -107,6 +114,10 @@ int init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in, const OSSL_DIS
         core_fns.raise(ctx.error());
         return 0;
     }
+    // Here, in the process that loads the provider and before a host forks its workers,
+    // so that every worker counts into the same shared table. Without it the provider
+    // still works; the pkcs11-metrics parameter then says why it has no metrics.
+    (void)start_metrics();
     static const OSSL_DISPATCH kTable[] = {
         slot<OSSL_FUNC_provider_gettable_params_fn*>(OSSL_FUNC_PROVIDER_GETTABLE_PARAMS,
                                                      &prov_gettable_params),

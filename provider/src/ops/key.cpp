@@ -1,5 +1,7 @@
 #include "ops/key.hpp"
 
+#include "pkcs11/observe.hpp"
+
 #include <openssl/core_names.h>
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
@@ -266,14 +268,18 @@ Result<std::shared_ptr<Key>> Key::from_token(ProviderContext& ctx,
     if (private_key->object_class() != CKO_PRIVATE_KEY) {
         return Error(Code::InvalidArgument, private_key->describe() + " is not a private key");
     }
-    std::shared_ptr<p11::Object> pub = public_half(*private_key);
-    KeyKind kind = KeyKind::Rsa;
-    auto pkey = build_public(ctx, *private_key, pub.get(), kind);
-    if (!pkey) {
-        return pkey.error();
-    }
-    return std::shared_ptr<Key>(
-        new Key(ctx, kind, std::move(private_key), std::move(pub), pkey.value()));
+    // A key load is reported (audit, hsm_key_loads_total) with the key's identity, whether
+    // or not its public parts could be read.
+    const p11::Object& object = *private_key;
+    return p11::observed(obs::Operation::KeyLoad, object, 0, [&]() -> Result<std::shared_ptr<Key>> {
+        std::shared_ptr<p11::Object> pub = public_half(*private_key);
+        KeyKind kind = KeyKind::Rsa;
+        auto pkey = build_public(ctx, *private_key, pub.get(), kind);
+        if (!pkey) {
+            return pkey.error();
+        }
+        return std::shared_ptr<Key>(new Key(ctx, kind, private_key, std::move(pub), pkey.value()));
+    });
 }
 
 Result<std::shared_ptr<Key>> Key::from_token_public(ProviderContext& ctx,

@@ -1,9 +1,14 @@
 #include "pkcs11/operation.hpp"
 
+#include "pkcs11/observe.hpp"
+
 namespace hsmp::p11 {
 
-Result<std::vector<std::uint8_t>> sign(Object& key, const Mechanism& mechanism,
-                                       std::span<const std::uint8_t> data, std::size_t size_hint) {
+namespace {
+
+Result<std::vector<std::uint8_t>> sign_on_token(Object& key, const Mechanism& mechanism,
+                                                std::span<const std::uint8_t> data,
+                                                std::size_t size_hint) {
     Token& token = *key.token();
     return token.with_session([&](SessionLease& session) -> Result<std::vector<std::uint8_t>> {
         auto handle = key.operation_handle(session);
@@ -44,6 +49,15 @@ Result<std::vector<std::uint8_t>> sign(Object& key, const Mechanism& mechanism,
         out.resize(len);
         return out;
     });
+}
+
+} // namespace
+
+Result<std::vector<std::uint8_t>> sign(Object& key, const Mechanism& mechanism,
+                                       std::span<const std::uint8_t> data, std::size_t size_hint) {
+    // One event per signature, whatever happened inside (session wait, one recovery).
+    return observed(obs::Operation::Sign, key, mechanism.type,
+                    [&] { return sign_on_token(key, mechanism, data, size_hint); });
 }
 
 } // namespace hsmp::p11

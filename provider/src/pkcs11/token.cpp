@@ -1,5 +1,7 @@
 #include "pkcs11/token.hpp"
 
+#include "pkcs11/observe.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -215,7 +217,19 @@ Result<void> Token::login_locked(const PinSources* sources) {
         m_login_generation = gen;
         return ok();
     }
-    if ((info.flags & CKF_USER_PIN_LOCKED) != 0) {
+    // From here on this is a login attempt, and it is reported whether the token or the
+    // anti-lockout rules refused it (DESIGN.md section 7: login failures are audited).
+    const auto start = std::chrono::steady_clock::now();
+    auto result = authenticate_locked(sources, info.flags, gen);
+    report_login(*this, result ? nullptr : &result.error(),
+                 std::chrono::steady_clock::now() - start);
+    return result;
+}
+
+Result<void> Token::authenticate_locked(const PinSources* sources, CK_FLAGS flags,
+                                        std::uint64_t gen) {
+    const Module& mod = *m_module;
+    if ((flags & CKF_USER_PIN_LOCKED) != 0) {
         return Error(Code::Locked, "the user PIN of " + m_identity.describe() +
                                        " is locked (CKF_USER_PIN_LOCKED): the security officer "
                                        "must reset it");
@@ -227,7 +241,7 @@ Result<void> Token::login_locked(const PinSources* sources) {
         }
         m_login_session = std::move(lease).value();
     }
-    if ((info.flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0) {
+    if ((flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0) {
         // PIN pad or biometric: the token asks for the PIN itself.
         const CK_RV rv = mod.call("C_Login", &CK_FUNCTION_LIST::C_Login, m_login_session.handle(),
                                   CK_USER_TYPE{CKU_USER}, nullptr, CK_ULONG{0});
@@ -238,7 +252,7 @@ Result<void> Token::login_locked(const PinSources* sources) {
         m_login_generation = gen;
         return ok();
     }
-    if ((info.flags & CKF_USER_PIN_FINAL_TRY) != 0) {
+    if ((flags & CKF_USER_PIN_FINAL_TRY) != 0) {
         return Error(Code::Unauthenticated,
                      "refusing to log in to " + m_identity.describe() +
                          ": the token reports CKF_USER_PIN_FINAL_TRY and one more wrong PIN "

@@ -123,6 +123,7 @@ private:
     Result<void> refresh_locked();
     Result<CK_SLOT_ID> find_slot_locked(CK_RV& last_rv);
     Result<void> login_locked(const PinSources* sources);
+    Result<void> authenticate_locked(const PinSources* sources, CK_FLAGS flags, std::uint64_t gen);
     Result<void> try_login_locked(const Pin& pin);
 
     std::shared_ptr<Module> m_module;
