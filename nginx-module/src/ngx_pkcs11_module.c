@@ -38,9 +38,10 @@
 #include <openssl/x509.h>
 
 #include "ngx_pkcs11_value.h"
+#include "pkcs11_provider.h"        /* the provider's public parameter names */
 
 #define NGX_PKCS11_PROVIDER      "pkcs11"
-#define NGX_PKCS11_METRICS_PARAM "pkcs11-metrics"
+#define NGX_PKCS11_METRICS_PARAM PKCS11_PROVIDER_PARAM_METRICS
 #define NGX_PKCS11_URI_PEM_BEGIN "-----BEGIN PKCS#11 PROVIDER URI-----"
 #define NGX_PKCS11_ERRBUF        2048
 

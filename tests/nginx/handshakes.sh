@@ -116,7 +116,7 @@ pass "stream: payload received over TLS"
 # Metrics: the signatures above, counted across all workers, per key.
 client curl -sS --cacert "$ca" -o "$WORK/metrics.txt" -w '%{http_code} %{content_type}' \
     "https://127.0.0.1:$http_port/metrics" >"$WORK/metrics.status" || fail "GET /metrics failed"
-read -r code ctype <"$WORK/metrics.status"
+read -r code ctype <"$WORK/metrics.status" || true # no newline after curl -w
 [[ $code == 200 ]] || fail "GET /metrics answered $code: $(head -c 300 "$WORK/metrics.txt")"
 [[ $ctype == text/plain* ]] || fail "GET /metrics content type '$ctype'"
 for key in rsa2048 ec-p256 ec-p384; do
@@ -128,7 +128,11 @@ done
 grep -qE '^hsm_operations_total\{.*result="error".*\}|^# TYPE hsm_operations_total counter' \
     "$WORK/metrics.txt" || fail "metrics: no hsm_operations_total series"
 no_secret "$NGX_PIN" "$WORK/metrics.txt"
-pass "pkcs11_metrics: signatures per key summed over the workers"
+python3 "$NGX_LIB_DIR/../support/promcheck.py" "$WORK/metrics.txt" >"$WORK/promcheck.out" 2>&1 || {
+    sed 's/^/    | /' "$WORK/promcheck.out" >&2
+    fail "metrics: not valid Prometheus text"
+}
+pass "pkcs11_metrics: signatures per key summed over the workers, valid Prometheus text"
 
 ngx_stop
 ngx_assert_clean_log
