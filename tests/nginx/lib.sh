@@ -180,16 +180,17 @@ ngx_assert_warmups() {
     ((ok == want)) || fail "$ok successful warm-ups, expected $want"
 }
 
-# ngx_stop: graceful stop (QUIT) of the master by PID; every process must exit in 20 s.
+# ngx_stop [SIGNAL]: stop the master by PID, gracefully (QUIT, the default) or fast (TERM,
+# what `nginx -s stop` sends); every process must exit in 20 s.
 ngx_stop() {
-    local i
+    local i sig=${1:-QUIT}
     [[ -n $NGX_MASTER ]] || return 0
-    kill -QUIT "$NGX_MASTER" 2>/dev/null || true
+    kill "-$sig" "$NGX_MASTER" 2>/dev/null || true
     for ((i = 0; i < 400; i++)); do
         kill -0 "$NGX_MASTER" 2>/dev/null || break
         sleep 0.05
     done
-    kill -0 "$NGX_MASTER" 2>/dev/null && fail "nginx master $NGX_MASTER still running 20 s after QUIT"
+    kill -0 "$NGX_MASTER" 2>/dev/null && fail "nginx master $NGX_MASTER still running 20 s after $sig"
     NGX_MASTER=
 }
 

@@ -70,6 +70,7 @@ exited=$(grep -c 'worker process [0-9]* exited with code 0' "$NGX_LOG" || true)
     fail "$exited old workers exited with code 0, expected $((RELOADS * WORKERS))"
 pass "each reload re-read the keys; $exited old workers exited with code 0"
 
-ngx_stop
+# Fast shutdown (`nginx -s stop`): workers exit at once, with keys and sessions live.
+ngx_stop TERM
 ngx_assert_clean_log
-finish "20 reloads under load without a failed handshake"
+finish "20 reloads under load without a failed handshake; fast stop without a crash"
