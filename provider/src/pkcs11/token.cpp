@@ -145,8 +145,12 @@ Result<void> Token::refresh_locked() {
                 break;
             }
             // Not found, or the module lost its initialisation: initialise it again if the
-            // state may be a stale read, or if someone finalised the module under us.
-            reinit_next = after_reinit || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+            // state may be a stale read, or if someone finalised the module under us. A
+            // module that cannot even list its slots (a remote HSM client whose server went
+            // away: p11-kit-client.so answers CKR_DEVICE_ERROR for good) only reconnects
+            // when it is initialised again.
+            const bool module_down = rv == CKR_DEVICE_ERROR || rv == CKR_DEVICE_REMOVED;
+            reinit_next = after_reinit || module_down || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
             continue;
         }
         // Found: new session generation on the (possibly new) slot.

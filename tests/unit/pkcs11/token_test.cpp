@@ -316,6 +316,33 @@ TEST_F(TokenTest, RemovedTokenFailsFastThenResumesWhenBack) {
     ASSERT_TRUE(back) << back.error().message(); // logged in again with the cached PIN
 }
 
+// A remote HSM client whose server died (p11-kit-client.so) answers CKR_DEVICE_ERROR even to
+// C_GetSlotList until it is initialised again: the token layer must re-initialise the
+// module, not only look for the token again, or the process never recovers.
+TEST_F(TokenTest, ModuleThatCannotListSlotsIsInitialisedAgain) {
+    hsmp::p11::TokenConfig cfg;
+    cfg.retry_min = std::chrono::milliseconds(100);
+    auto lib = make_library("1234", cfg);
+    auto key = lib->find_private_key(parse_uri("pkcs11:token=fake-token;object=rsa"));
+    ASSERT_TRUE(key);
+    ASSERT_TRUE(sign_sha256(*key.value()));
+
+    fake().fake_reset_counts();
+    fake().fake_fail("C_SignInit", CKR_DEVICE_ERROR, 1);
+    fake().fake_fail("C_GetSlotList", CKR_DEVICE_ERROR, -1); // until cleared
+    auto down = sign_sha256(*key.value());
+    ASSERT_FALSE(down);
+    EXPECT_THAT(down.error().message(), HasSubstr("CKR_DEVICE_ERROR"));
+    EXPECT_GE(fake().fake_call_count("C_Finalize"), 1U);
+    EXPECT_GE(fake().fake_call_count("C_Initialize"), 1U);
+
+    // The server is back: after the backoff the same key signs again, logged in again.
+    fake().fake_clear_faults();
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    auto back = sign_sha256(*key.value());
+    ASSERT_TRUE(back) << back.error().message();
+}
+
 TEST_F(TokenTest, LostLoginIsRedoneWithTheCachedPin) {
     auto lib = make_library();
     auto key = lib->find_private_key(parse_uri("pkcs11:token=fake-token;object=rsa"));
