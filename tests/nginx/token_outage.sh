@@ -24,7 +24,7 @@ http {
 }"
 ngx_start "$WORKERS" 1
 ngx_assert_warmups "$WORKERS"
-workers_before=$(pgrep -P "$NGX_MASTER" | sort | tr '\n' ' ')
+workers_before=$(plain pgrep -P "$NGX_MASTER" | sort | tr '\n' ' ')
 
 hs() { client curl -sS --no-keepalive --max-time 10 --cacert "$ca" "https://127.0.0.1:$port/" 2>&1; }
 for i in 1 2 3 4; do
@@ -45,7 +45,7 @@ done
 ((failed > 0)) || fail "handshakes still succeeded with the token's server killed (test is not testing)"
 pass "token gone: $failed of 6 handshakes failed, none hung"
 
-bash "$fx" start "$P11KIT_DIR" "$WORK/tok" >"$WORK/p11kit-restart.log" 2>&1 || {
+OPENSSL_CONF=/dev/null plain bash "$fx" start "$P11KIT_DIR" "$WORK/tok" >"$WORK/p11kit-restart.log" 2>&1 || {
     sed 's/^/    | /' "$WORK/p11kit-restart.log" >&2
     fail "p11-kit server did not restart"
 }
@@ -57,7 +57,7 @@ while ((SECONDS < end && ok_in_row < 8)); do
     if [[ $(hs) == "ok "* ]]; then ok_in_row=$((ok_in_row + 1)); else ok_in_row=0; sleep 0.2; fi
 done
 ((ok_in_row >= 8)) || fail "not serving again ${RECOVERY_S}s after the token came back"
-workers_after=$(pgrep -P "$NGX_MASTER" | sort | tr '\n' ' ')
+workers_after=$(plain pgrep -P "$NGX_MASTER" | sort | tr '\n' ' ')
 [[ $workers_after == "$workers_before" ]] ||
     fail "workers changed during the outage ($workers_before -> $workers_after)"
 pass "token back: the same workers serve again without a reload"

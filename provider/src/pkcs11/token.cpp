@@ -392,14 +392,18 @@ Result<std::vector<CK_MECHANISM_TYPE>> Token::mechanisms() {
         !r) {
         return r.error();
     }
-    std::vector<CK_MECHANISM_TYPE> list(count);
+    // One element of slack: p11-kit 0.24's RPC client (p11-kit-client.so) drops mechanisms
+    // it cannot relay with a memmove that reads one element past the list it was given.
+    std::vector<CK_MECHANISM_TYPE> list;
     if (count > 0) {
+        list.resize(count + 1);
+        count = list.size();
         if (auto r = mod.check("C_GetMechanismList", m_identity.describe(),
                                &CK_FUNCTION_LIST::C_GetMechanismList, slot, list.data(), &count);
             !r) {
             return r.error();
         }
-        list.resize(count);
+        list.resize(std::min<std::size_t>(count, list.size()));
     }
     std::sort(list.begin(), list.end());
     m_mechanisms = list;
