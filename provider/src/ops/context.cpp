@@ -110,10 +110,15 @@ const AlgorithmOffer* ProviderContext::algorithm_offer() {
     if (t_surveying || p11::in_module_call()) {
         return nullptr;
     }
-    t_surveying = true;
-    struct Done {
-        ~Done() { t_surveying = false; }
-    } done;
+    // Cleared however the survey ends (it may throw std::bad_alloc to the barrier).
+    struct Surveying {
+        Surveying() noexcept { t_surveying = true; }
+        ~Surveying() { t_surveying = false; }
+        Surveying(const Surveying&) = delete;
+        Surveying& operator=(const Surveying&) = delete;
+        Surveying(Surveying&&) = delete;
+        Surveying& operator=(Surveying&&) = delete;
+    } const surveying;
     auto survey = m_library->mechanisms_with(CKF_SIGN, AlgorithmOffer::candidates());
     auto offer = std::make_unique<AlgorithmOffer>(
         survey ? AlgorithmOffer::from_mechanisms(

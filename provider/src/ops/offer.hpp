@@ -13,11 +13,11 @@
 
 #include "pkcs11/pkcs11.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace hsmp::ops {
 
