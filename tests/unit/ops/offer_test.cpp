@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ostream>
 #include <vector>
 
 namespace hsmp::ops {
@@ -18,6 +19,11 @@ struct Case {
     std::vector<CK_MECHANISM_TYPE> signing;
     bool rsa, rsa_pss, ec, eddsa;
 };
+
+// gtest shows the case by name, not as bytes.
+void PrintTo(const Case& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class FromMechanisms : public ::testing::TestWithParam<Case> {};
 
