@@ -9,10 +9,10 @@
 //
 // The PIN comes from --pin-file, the URI's pin-source, or nowhere (public objects only).
 // Nothing secret is printed: URIs are shown redacted.
+#include "ops/signature_encoding.hpp"
 #include "pkcs11/library.hpp"
 #include "pkcs11/operation.hpp"
 
-#include <openssl/ec.h>
 #include <openssl/evp.h>
 
 #include <cerrno>
@@ -20,6 +20,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -129,16 +130,19 @@ int sign_file(hsmp::p11::Object& key, const std::string& message_path,
     }
     std::vector<std::uint8_t> out = sig.value();
     if (key.key_type() == CKK_EC) {
-        // PKCS#11 returns r || s; OpenSSL verifies the DER SEQUENCE of two INTEGERs.
-        const std::size_t half = out.size() / 2;
-        ECDSA_SIG* es = ECDSA_SIG_new();
-        ECDSA_SIG_set0(es, BN_bin2bn(out.data(), static_cast<int>(half), nullptr),
-                       BN_bin2bn(out.data() + half, static_cast<int>(half), nullptr));
-        unsigned char* der = nullptr;
-        const int len = i2d_ECDSA_SIG(es, &der);
-        out.assign(der, der + (len > 0 ? len : 0));
-        OPENSSL_free(der);
-        ECDSA_SIG_free(es);
+        // PKCS#11 returns r || s; OpenSSL verifies the DER SEQUENCE of two INTEGERs, made by
+        // the provider's own encoder (at most 10 bytes of DER framing around r and s).
+        std::vector<std::uint8_t> der(out.size() + 10);
+        const std::size_t len = hsmp::ops::sig::ecdsa_rs_to_der(out, der);
+        if (len == 0) {
+            std::fprintf(stderr,
+                         "hsmp-find: the token returned a malformed ECDSA signature "
+                         "(%zu bytes)\n",
+                         out.size());
+            return 1;
+        }
+        der.resize(len);
+        out = std::move(der);
     }
     std::FILE* f = std::fopen(out_path.c_str(), "wb");
     if (f == nullptr || std::fwrite(out.data(), 1, out.size(), f) != out.size()) {

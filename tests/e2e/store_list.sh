@@ -50,6 +50,24 @@ for key in "${KEYS[@]}"; do
 done
 pass "type=public lists the $n public keys"
 
+# ... each with its URI in the -text output (issue 3: "lists private and public keys with their
+# URIs"), redacted like the private keys' URIs, and that URI loads back as that public key.
+[[ $(count '^URI: pkcs11:' pubs.out) -eq $n ]] ||
+    fail "storeutl -text shows $(count '^URI: pkcs11:' pubs.out) URIs for $n public keys: $(cat pubs.out)"
+no_secret "$(<"$HSMP_TEST_PIN_FILE")" pubs.out pubs.err
+for key in "${KEYS[@]}"; do
+    uri=$(grep -E "^URI: pkcs11:.*[;:]object=$key(;|$)" pubs.out | sed 's/^URI: //') ||
+        fail "no URI with object=$key among the listed public keys: $(grep '^URI' pubs.out)"
+    [[ $(wc -l <<<"$uri") -eq 1 ]] || fail "several public-key URIs name object=$key: $uri"
+    [[ $uri == *type=public* ]] || fail "the listed public-key URI of $key lacks type=public: $uri"
+    [[ $uri != *pin-value* && $uri != *pin-source* ]] || fail "the listed URI carries a PIN: $uri"
+    run_out "$key.puburi.pem" "$key.err" "pkey -pubin from the listed URI $uri" \
+        openssl pkey -pubin -in "$uri" -pubout
+    cmp "$key.puburi.pem" <(openssl pkey -pubin -in "$(pub_pem "$key")") ||
+        fail "the listed URI $uri does not load the public key of $key byte for byte"
+done
+pass "storeutl -text shows each public key's URI; each loads back as that key"
+
 # Certificates.
 run_out certs.out certs.err "storeutl -certs" openssl storeutl -certs "$TOKEN_URI"
 [[ $(count '^[0-9]+: Certificate$' certs.out) -eq $n ]] ||
@@ -85,5 +103,15 @@ OPENSSL_CONF=$WORK/noact.cnf run_out cli.out cli.err "storeutl -provider pkcs11 
 [[ $(count '^[0-9]+: Pkey$' cli.out) -eq $n ]] || fail "storeutl -provider pkcs11 -keys: $(cat cli.out)"
 pass "storeutl -provider pkcs11 -provider default -keys lists the $n keys"
 
-# Not asserted yet: public keys listed by `storeutl -text` are printed by OpenSSL's own text
-# encoder, without their URI (private keys show theirs). Tracked in the provider-core notes.
+
+# Public keys' URIs whichever provider is loaded first (the order decides which keymgmt
+# OpenSSL fetches first for a key reference).
+for order in "pkcs11 default" "default pkcs11"; do
+    read -r first second <<<"$order"
+    OPENSSL_CONF=$WORK/noact.cnf run_out cli-pub.out cli-pub.err "storeutl -provider $first -provider $second -text type=public" \
+        openssl storeutl -provider-path "$HSMP_PROVIDER_DIR" -provider "$first" -provider "$second" \
+        -noout -text "$TOKEN_URI;type=public"
+    [[ $(count '^URI: pkcs11:.*type=public' cli-pub.out) -eq $n ]] ||
+        fail "storeutl -provider $first -provider $second -text: $(count '^URI: pkcs11:.*type=public' cli-pub.out) public-key URIs for $n keys"
+done
+pass "storeutl -provider ... -text shows the $n public-key URIs in either provider order"

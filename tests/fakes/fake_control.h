@@ -62,6 +62,14 @@ FAKE_API void fake_renumber_slots_on_init(int enable);
 /* CK_TOKEN_INFO.flags of every token: OR in `set`, then remove `clear`. */
 FAKE_API void fake_set_token_flags(unsigned long set, unsigned long clear);
 
+/* Mechanisms of the token in slot `slot_id` (current or default id; 0 = every token).
+ * fake_remove_mechanism: C_GetMechanismList omits `type`, C_GetMechanismInfo and C_SignInit
+ * give CKR_MECHANISM_INVALID for it. fake_set_mechanism_flags: C_GetMechanismInfo reports
+ * `flags` for `type` (C_SignInit does not look at them, like many real modules). */
+FAKE_API void fake_remove_mechanism(unsigned long slot_id, unsigned long type);
+FAKE_API void fake_set_mechanism_flags(unsigned long slot_id, unsigned long type,
+                                       unsigned long flags);
+
 /* pReserved of the last C_Initialize's CK_C_INITIALIZE_ARGS as a string, or "".
  * Valid until the next C_Initialize or reset. */
 FAKE_API const char* fake_init_args(void);
@@ -104,6 +112,8 @@ struct FakeControl {
         bind(m_insert_token, "fake_insert_token");
         bind(m_renumber_slots_on_init, "fake_renumber_slots_on_init");
         bind(m_set_token_flags, "fake_set_token_flags");
+        bind(m_remove_mechanism, "fake_remove_mechanism");
+        bind(m_set_mechanism_flags, "fake_set_mechanism_flags");
         bind(m_init_args, "fake_init_args");
         bind(m_initialized, "fake_initialized");
         bind(m_set_sign_delay_us, "fake_set_sign_delay_us");
@@ -137,6 +147,13 @@ struct FakeControl {
     void fake_set_token_flags(unsigned long set, unsigned long clear) const {
         m_set_token_flags(set, clear);
     }
+    void fake_remove_mechanism(unsigned long slot_id, unsigned long type) const {
+        m_remove_mechanism(slot_id, type);
+    }
+    void fake_set_mechanism_flags(unsigned long slot_id, unsigned long type,
+                                  unsigned long flags) const {
+        m_set_mechanism_flags(slot_id, type, flags);
+    }
     [[nodiscard]] const char* fake_init_args() const { return m_init_args(); }
     [[nodiscard]] int fake_initialized() const { return m_initialized(); }
     void fake_set_sign_delay_us(unsigned long us) const { m_set_sign_delay_us(us); }
@@ -164,6 +181,8 @@ private:
     void (*m_insert_token)(unsigned long) = nullptr;
     void (*m_renumber_slots_on_init)(int) = nullptr;
     void (*m_set_token_flags)(unsigned long, unsigned long) = nullptr;
+    void (*m_remove_mechanism)(unsigned long, unsigned long) = nullptr;
+    void (*m_set_mechanism_flags)(unsigned long, unsigned long, unsigned long) = nullptr;
     const char* (*m_init_args)() = nullptr;
     int (*m_initialized)() = nullptr;
     void (*m_set_sign_delay_us)(unsigned long) = nullptr;

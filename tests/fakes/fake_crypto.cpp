@@ -256,7 +256,7 @@ CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE ke
         return CKR_KEY_FUNCTION_NOT_PERMITTED;
     }
     const MechSpec* spec = spec_of(mech->mechanism);
-    if (spec == nullptr) {
+    if (spec == nullptr || st.tokens[s->token].removed_mechanisms.count(mech->mechanism) != 0) {
         return CKR_MECHANISM_INVALID;
     }
     if (o->get_ulong(CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION) != spec->key_type) {

@@ -70,6 +70,10 @@ struct Token {
     int tries_left = 3;
     bool had_failure = false;
     std::map<CK_OBJECT_HANDLE, Object> objects;
+    /// Mechanisms this token no longer offers (fake_remove_mechanism).
+    std::set<CK_MECHANISM_TYPE> removed_mechanisms;
+    /// CK_MECHANISM_INFO.flags overrides (fake_set_mechanism_flags).
+    std::map<CK_MECHANISM_TYPE, CK_FLAGS> mechanism_flags;
 };
 
 struct FindOp {

@@ -351,6 +351,38 @@ TEST_F(FakeModule, MechanismsAreListed) {
     EXPECT_EQ(m_f->C_GetMechanismInfo(kSlot, CKM_AES_GCM, &info), CKR_MECHANISM_INVALID);
 }
 
+TEST_F(FakeModule, MechanismsCanBeRemovedAndReflaggedPerToken) {
+    init();
+    auto listed = [&](CK_SLOT_ID slot) {
+        CK_ULONG n = 0;
+        EXPECT_EQ(m_f->C_GetMechanismList(slot, nullptr, &n), CKR_OK);
+        std::vector<CK_MECHANISM_TYPE> mechs(n);
+        EXPECT_EQ(m_f->C_GetMechanismList(slot, mechs.data(), &n), CKR_OK);
+        mechs.resize(n);
+        return mechs;
+    };
+    control().fake_remove_mechanism(kSlot, CKM_ECDSA);
+    control().fake_set_mechanism_flags(0, CKM_RSA_PKCS, CKF_VERIFY);
+    const auto here = listed(kSlot);
+    EXPECT_EQ(std::find(here.begin(), here.end(), CKM_ECDSA), here.end());
+    const auto there = listed(kOtherSlot);
+    EXPECT_NE(std::find(there.begin(), there.end(), CKM_ECDSA), there.end());
+    CK_MECHANISM_INFO info{};
+    EXPECT_EQ(m_f->C_GetMechanismInfo(kSlot, CKM_ECDSA, &info), CKR_MECHANISM_INVALID);
+    ASSERT_EQ(m_f->C_GetMechanismInfo(kOtherSlot, CKM_RSA_PKCS, &info), CKR_OK);
+    EXPECT_EQ(info.flags, CKF_VERIFY);
+    // A removed mechanism cannot be used either.
+    const CK_SESSION_HANDLE h = open();
+    ASSERT_EQ(login(h), CKR_OK);
+    CK_MECHANISM mech{CKM_ECDSA, nullptr, 0};
+    EXPECT_EQ(m_f->C_SignInit(h, &mech, find_one(h, CKO_PRIVATE_KEY, "ec")), CKR_MECHANISM_INVALID);
+    // fake_reset brings them back.
+    control().fake_reset();
+    init();
+    const auto again = listed(kSlot);
+    EXPECT_NE(std::find(again.begin(), again.end(), CKM_ECDSA), again.end());
+}
+
 TEST_F(FakeModule, TokenRemovalInvalidatesSessions) {
     init();
     const CK_SESSION_HANDLE h = open();

@@ -335,6 +335,26 @@ void fake_insert_token(unsigned long slot_id) {
     }
 }
 
+void fake_remove_mechanism(unsigned long slot_id, unsigned long type) {
+    const std::lock_guard lock(state_mutex());
+    auto& st = state();
+    for (auto& t : st.tokens) {
+        if (slot_id == 0 || &t == control_token(st, slot_id)) {
+            t.removed_mechanisms.insert(type);
+        }
+    }
+}
+
+void fake_set_mechanism_flags(unsigned long slot_id, unsigned long type, unsigned long flags) {
+    const std::lock_guard lock(state_mutex());
+    auto& st = state();
+    for (auto& t : st.tokens) {
+        if (slot_id == 0 || &t == control_token(st, slot_id)) {
+            t.mechanism_flags[type] = flags;
+        }
+    }
+}
+
 void fake_renumber_slots_on_init(int enable) {
     const std::lock_guard lock(state_mutex());
     state().renumber = enable != 0;

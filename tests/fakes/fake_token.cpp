@@ -249,7 +249,9 @@ CK_RV C_GetMechanismList(CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR
     }
     std::vector<CK_MECHANISM_TYPE> types;
     for (const auto& m : kMechanisms) {
-        types.push_back(m.type);
+        if (t->removed_mechanisms.count(m.type) == 0) {
+            types.push_back(m.type);
+        }
     }
     return fill_list(types, list, n);
 }
@@ -266,11 +268,15 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID id, CK_MECHANISM_TYPE type, CK_MECHANISM_INF
     if (info == nullptr) {
         return CKR_ARGUMENTS_BAD;
     }
+    if (t->removed_mechanisms.count(type) != 0) {
+        return CKR_MECHANISM_INVALID;
+    }
     for (const auto& m : kMechanisms) {
         if (m.type == type) {
             info->ulMinKeySize = m.min_bits;
             info->ulMaxKeySize = m.max_bits;
-            info->flags = m.flags;
+            const auto flags = t->mechanism_flags.find(type);
+            info->flags = flags != t->mechanism_flags.end() ? flags->second : m.flags;
             return CKR_OK;
         }
     }

@@ -2,7 +2,12 @@
 // the property string they are registered under.
 #pragma once
 
+#include "ops/offer.hpp"
+
 #include <openssl/core.h>
+
+#include <array>
+#include <cstddef>
 
 namespace hsmp::abi {
 
@@ -10,10 +15,39 @@ inline constexpr const char* kProperties = "provider=pkcs11";
 
 // Weak while the families land one by one: entry.cpp offers nothing for a family whose
 // dispatch file is not linked in (its address is then null).
-__attribute__((weak)) const OSSL_ALGORITHM* keymgmt_algorithms() noexcept;
-__attribute__((weak)) const OSSL_ALGORITHM* signature_algorithms() noexcept;
+// Key management and signatures: only the algorithms of the offered families
+// (ops/offer.hpp), from tables precomputed for every combination.
+__attribute__((weak)) const OSSL_ALGORITHM* keymgmt_algorithms(ops::FamilySet offered) noexcept;
+__attribute__((weak)) const OSSL_ALGORITHM* signature_algorithms(ops::FamilySet offered) noexcept;
 __attribute__((weak)) const OSSL_ALGORITHM* store_algorithms() noexcept;
 __attribute__((weak)) const OSSL_ALGORITHM* encoder_algorithms() noexcept;
 __attribute__((weak)) const OSSL_ALGORITHM* decoder_algorithms() noexcept;
+
+/// One algorithm of a family-dependent operation.
+struct FamilyAlgorithm {
+    ops::Family family;
+    OSSL_ALGORITHM algorithm;
+};
+
+/// For every FamilySet, the NULL-terminated table of the algorithms whose family it holds,
+/// in the order of `all`. Computed once; OpenSSL keeps pointers into the tables.
+template <std::size_t N>
+using FamilyTables = std::array<std::array<OSSL_ALGORITHM, N + 1>, ops::FamilySet::kCombinations>;
+
+template <std::size_t N>
+FamilyTables<N> family_tables(const std::array<FamilyAlgorithm, N>& all) noexcept {
+    FamilyTables<N> tables{};
+    for (std::size_t set = 0; set < ops::FamilySet::kCombinations; ++set) {
+        const auto offered = ops::FamilySet::from_index(set);
+        std::size_t used = 0;
+        for (const FamilyAlgorithm& a : all) {
+            if (offered.has(a.family)) {
+                tables.at(set).at(used++) = a.algorithm;
+            }
+        }
+        tables.at(set).at(used) = OSSL_ALGORITHM{nullptr, nullptr, nullptr, nullptr};
+    }
+    return tables;
+}
 
 } // namespace hsmp::abi

@@ -175,21 +175,26 @@ template <KeyKind Kind> struct Kmgmt {
 
 } // namespace
 
-const OSSL_ALGORITHM* keymgmt_algorithms() noexcept {
-    static const OSSL_ALGORITHM kAlgorithms[] = {
-        {"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProperties, Kmgmt<KeyKind::Rsa>::table(),
-         "PKCS#11 token RSA keys"},
-        {"RSA-PSS:RSASSA-PSS:1.2.840.113549.1.1.10", kProperties, Kmgmt<KeyKind::RsaPss>::table(),
-         "PKCS#11 token RSA-PSS keys"},
-        {"EC:id-ecPublicKey:1.2.840.10045.2.1", kProperties, Kmgmt<KeyKind::Ec>::table(),
-         "PKCS#11 token EC keys"},
-        {"ED25519:1.3.101.112", kProperties, Kmgmt<KeyKind::Ed25519>::table(),
-         "PKCS#11 token Ed25519 keys"},
-        {"ED448:1.3.101.113", kProperties, Kmgmt<KeyKind::Ed448>::table(),
-         "PKCS#11 token Ed448 keys"},
-        {nullptr, nullptr, nullptr, nullptr},
-    };
-    return kAlgorithms;
+const OSSL_ALGORITHM* keymgmt_algorithms(ops::FamilySet offered) noexcept {
+    using ops::Family;
+    static const auto kTables = family_tables(std::array<FamilyAlgorithm, 5>{{
+        {Family::Rsa,
+         {"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProperties, Kmgmt<KeyKind::Rsa>::table(),
+          "PKCS#11 token RSA keys"}},
+        {Family::RsaPss,
+         {"RSA-PSS:RSASSA-PSS:1.2.840.113549.1.1.10", kProperties, Kmgmt<KeyKind::RsaPss>::table(),
+          "PKCS#11 token RSA-PSS keys"}},
+        {Family::Ec,
+         {"EC:id-ecPublicKey:1.2.840.10045.2.1", kProperties, Kmgmt<KeyKind::Ec>::table(),
+          "PKCS#11 token EC keys"}},
+        {Family::EdDsa,
+         {"ED25519:1.3.101.112", kProperties, Kmgmt<KeyKind::Ed25519>::table(),
+          "PKCS#11 token Ed25519 keys"}},
+        {Family::EdDsa,
+         {"ED448:1.3.101.113", kProperties, Kmgmt<KeyKind::Ed448>::table(),
+          "PKCS#11 token Ed448 keys"}},
+    }});
+    return kTables.at(offered.index()).data();
 }
 
 } // namespace hsmp::abi

@@ -212,23 +212,28 @@ template <SigAlgorithm Alg> struct Sig {
 
 } // namespace
 
-const OSSL_ALGORITHM* signature_algorithms() noexcept {
-    static const OSSL_ALGORITHM kAlgorithms[] = {
-        {"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProperties, Sig<SigAlgorithm::Rsa>::table(),
-         "RSA PKCS#1 v1.5 and PSS signatures in a PKCS#11 token"},
+const OSSL_ALGORITHM* signature_algorithms(ops::FamilySet offered) noexcept {
+    using ops::Family;
+    static const auto kTables = family_tables(std::array<FamilyAlgorithm, 5>{{
+        {Family::Rsa,
+         {"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProperties, Sig<SigAlgorithm::Rsa>::table(),
+          "RSA PKCS#1 v1.5 and PSS signatures in a PKCS#11 token"}},
         // OpenSSL 3.0 sends RSA-PSS keys to "RSA" (keymgmt query_operation_name); the name
         // is offered too for callers that fetch it, and signs with PSS only.
-        {"RSA-PSS:RSASSA-PSS:1.2.840.113549.1.1.10", kProperties,
-         Sig<SigAlgorithm::RsaPss>::table(), "RSA-PSS signatures in a PKCS#11 token"},
-        {"ECDSA", kProperties, Sig<SigAlgorithm::Ecdsa>::table(),
-         "ECDSA signatures in a PKCS#11 token"},
-        {"ED25519:1.3.101.112", kProperties, Sig<SigAlgorithm::Ed25519>::table(),
-         "Ed25519 signatures in a PKCS#11 token"},
-        {"ED448:1.3.101.113", kProperties, Sig<SigAlgorithm::Ed448>::table(),
-         "Ed448 signatures in a PKCS#11 token"},
-        {nullptr, nullptr, nullptr, nullptr},
-    };
-    return kAlgorithms;
+        {Family::RsaPss,
+         {"RSA-PSS:RSASSA-PSS:1.2.840.113549.1.1.10", kProperties,
+          Sig<SigAlgorithm::RsaPss>::table(), "RSA-PSS signatures in a PKCS#11 token"}},
+        {Family::Ec,
+         {"ECDSA", kProperties, Sig<SigAlgorithm::Ecdsa>::table(),
+          "ECDSA signatures in a PKCS#11 token"}},
+        {Family::EdDsa,
+         {"ED25519:1.3.101.112", kProperties, Sig<SigAlgorithm::Ed25519>::table(),
+          "Ed25519 signatures in a PKCS#11 token"}},
+        {Family::EdDsa,
+         {"ED448:1.3.101.113", kProperties, Sig<SigAlgorithm::Ed448>::table(),
+          "Ed448 signatures in a PKCS#11 token"}},
+    }});
+    return kTables.at(offered.index()).data();
 }
 
 } // namespace hsmp::abi

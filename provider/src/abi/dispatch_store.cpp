@@ -6,7 +6,6 @@
 #include "abi/barrier.hpp"
 #include "abi/dispatch.hpp"
 #include "abi/keydata.hpp"
-#include "ops/keymgmt.hpp"
 #include "ops/passphrase.hpp"
 #include "ops/store.hpp"
 
@@ -167,12 +166,19 @@ int store_close(void* loaderctx) noexcept {
     return 1;
 }
 
-// Used by OpenSSL when the keymgmt it fetched for a reference belongs to another provider.
-// Only public parts of a public-key object may leave; a token private key never does, not
-// even its public half (a foreign public-only key in its place would fail later and less
-// clearly than this).
+// OpenSSL 3.0 (ossl_store_handle_load_result, try_key_ref) fetches a keymgmt for a key
+// reference without asking for this provider; when it gets another provider's keymgmt (the
+// default provider's, usually) it calls this to copy the key over, and only if that yields
+// nothing does it fall back to this provider's keymgmt load(). Token keys are never copied,
+// public ones included: a copy held by another provider forgets where the key lives, so
+// its text encoding (storeutl -text, EVP_PKEY_print_public) loses the key's URI. Kept by
+// our keymgmt, the key is still usable everywhere: OpenSSL exports its public parts through
+// keymgmt export() when an operation runs in another provider, and our public encoders
+// write the default provider's bytes. The error below is popped when the fallback works;
+// it is what the application sees when the fallback cannot run (a propq that excludes
+// provider=pkcs11).
 int store_export_object(void* loaderctx, const void* objref, size_t objref_sz,
-                        OSSL_CALLBACK* export_cb, void* export_cbarg) noexcept {
+                        OSSL_CALLBACK* /*export_cb*/, void* /*export_cbarg*/) noexcept {
     return guard<int>(0, [&] {
         if (StoreCtx::from(loaderctx) == nullptr || objref == nullptr ||
             objref_sz != sizeof(KeyReference*)) {
@@ -184,20 +190,13 @@ int store_export_object(void* loaderctx, const void* objref, size_t objref_sz,
             return 0;
         }
         const ops::Key& key = *ref->key;
-        if (key.has_private()) {
-            core().raise(Error(Code::Unsupported,
-                               "private key material cannot be exported: " + key.describe() +
-                                   " can only be used through the pkcs11 provider's keymgmt"));
-            return 0;
-        }
-        auto r = ops::key_export(
-            key, OSSL_KEYMGMT_SELECT_PUBLIC_KEY | OSSL_KEYMGMT_SELECT_ALL_PARAMETERS, export_cb,
-            export_cbarg);
-        if (!r) {
-            core().raise(r.error());
-            return 0;
-        }
-        return 1;
+        core().raise(Error(Code::Unsupported,
+                           key.has_private()
+                               ? "private key material cannot be exported: " + key.describe() +
+                                     " can only be used through the pkcs11 provider's keymgmt"
+                               : key.describe() + " stays with the pkcs11 provider's keymgmt; "
+                                                  "it is not copied into another provider's key"));
+        return 0;
     });
 }
 

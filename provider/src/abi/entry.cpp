@@ -64,6 +64,33 @@ const OSSL_ALGORITHM* family(const OSSL_ALGORITHM* (*table)() noexcept) noexcept
     return table != nullptr ? table() : nullptr;
 }
 
+// Key management and signatures: the families the tokens can sign for (ops/offer.hpp). The
+// first such question asks the configured module's tokens, lazily, here: OpenSSL asks
+// when it first fetches, never at provider load, so an absent token cannot make the load
+// fail or block, and nginx's master asks before it forks (the answer is inherited; a
+// worker's later PKCS#11 calls re-initialise the module as after any fork).
+const OSSL_ALGORITHM* offered(ops::ProviderContext& ctx,
+                              const OSSL_ALGORITHM* (*table)(ops::FamilySet) noexcept,
+                              int* no_cache) noexcept {
+    if (table == nullptr) {
+        return nullptr;
+    }
+    // Unless an answer is given below, OpenSSL must not keep it: it would cache "nothing"
+    // for this operation for the provider's lifetime.
+    *no_cache = 1;
+    return guard<const OSSL_ALGORITHM*>(nullptr, [&]() -> const OSSL_ALGORITHM* {
+        const ops::AlgorithmOffer* offer = ctx.algorithm_offer();
+        if (offer == nullptr) {
+            // Asked from inside a PKCS#11 call (a software token fetching from libcrypto
+            // while we ask it for its mechanisms): the token's own crypto is served by other
+            // providers (DESIGN.md section 3, re-entrancy), and the real answer comes later.
+            return nullptr;
+        }
+        *no_cache = 0;
+        return table(offer->families());
+    });
+}
+
 const OSSL_ALGORITHM* prov_query_operation(void* provctx, int operation_id,
                                            int* no_cache) noexcept {
     *no_cache = 0;
@@ -71,12 +98,12 @@ const OSSL_ALGORITHM* prov_query_operation(void* provctx, int operation_id,
     if (h == nullptr) {
         return nullptr;
     }
-    const ops::ProviderContext& ctx = *h->value;
+    ops::ProviderContext& ctx = *h->value;
     switch (operation_id) {
     case OSSL_OP_KEYMGMT:
-        return ctx.blocked("keymgmt") ? nullptr : family(&keymgmt_algorithms);
+        return ctx.blocked("keymgmt") ? nullptr : offered(ctx, &keymgmt_algorithms, no_cache);
     case OSSL_OP_SIGNATURE:
-        return ctx.blocked("signature") ? nullptr : family(&signature_algorithms);
+        return ctx.blocked("signature") ? nullptr : offered(ctx, &signature_algorithms, no_cache);
     case OSSL_OP_STORE:
         return ctx.blocked("store") ? nullptr : family(&store_algorithms);
     case OSSL_OP_ENCODER:

@@ -72,6 +72,7 @@ Result<std::unique_ptr<ProviderContext>> ProviderContext::create(ProviderConfig 
 }
 
 ProviderContext::~ProviderContext() {
+    delete m_offer.load(); // NOLINT(cppcoreguidelines-owning-memory): published once, atomically
     // The library is destroyed first: it makes no module call (see SessionPool), so the
     // order only matters for the software context.
     m_library.reset();
@@ -91,6 +92,45 @@ Result<void> ProviderContext::require_default_provider() const {
                  "the pkcs11 provider needs OpenSSL's default provider loaded as well "
                  "(add -provider default after -provider pkcs11, or activate default in "
                  "openssl.cnf)");
+}
+
+namespace {
+
+// Set while this thread asks the tokens for the offer: a module that calls libcrypto while
+// it loads (library constructors run outside any C_* call) could make OpenSSL ask again.
+// Plain bool: trivially destructible, so safe if the provider is dlclose'd.
+thread_local bool t_surveying = false;
+
+} // namespace
+
+const AlgorithmOffer* ProviderContext::algorithm_offer() {
+    if (const AlgorithmOffer* known = m_offer.load(std::memory_order_acquire)) {
+        return known;
+    }
+    if (t_surveying || p11::in_module_call()) {
+        return nullptr;
+    }
+    // Cleared however the survey ends (it may throw std::bad_alloc to the barrier).
+    struct Surveying {
+        Surveying() noexcept { t_surveying = true; }
+        ~Surveying() { t_surveying = false; }
+        Surveying(const Surveying&) = delete;
+        Surveying& operator=(const Surveying&) = delete;
+        Surveying(Surveying&&) = delete;
+        Surveying& operator=(Surveying&&) = delete;
+    } const surveying;
+    auto survey = m_library->mechanisms_with(CKF_SIGN, AlgorithmOffer::candidates());
+    auto offer = std::make_unique<AlgorithmOffer>(
+        survey ? AlgorithmOffer::from_mechanisms(
+                     survey->mechanisms, "the " + std::to_string(survey->tokens) +
+                                             " token(s) of module \"" + survey->module + "\"")
+               : AlgorithmOffer::everything("the configured module could not be asked: " +
+                                            survey.error().message()));
+    const AlgorithmOffer* expected = nullptr;
+    if (m_offer.compare_exchange_strong(expected, offer.get(), std::memory_order_acq_rel)) {
+        return offer.release();
+    }
+    return expected; // another thread answered first; ours is dropped
 }
 
 bool ProviderContext::blocked(std::string_view operation) const {

@@ -8,11 +8,13 @@
 
 #include "common/config.hpp"
 #include "common/result.hpp"
+#include "ops/offer.hpp"
 #include "pkcs11/library.hpp"
 
 #include <openssl/core.h>
 #include <openssl/types.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -49,6 +51,14 @@ public:
     /// True when the configuration blocks an operation class ("signature", "store", ...).
     [[nodiscard]] bool blocked(std::string_view operation) const;
 
+    /// The key-management and signature families offered to OpenSSL (ops/offer.hpp). The
+    /// first call asks the configured module's tokens; the answer is kept for the context's
+    /// lifetime, forked children included. Null only when the answer is not known yet and
+    /// cannot be found now: this thread is inside a PKCS#11 call (a software token calling
+    /// back into libcrypto) or is itself asking the tokens. No lock is held while the tokens
+    /// are asked; two threads asking at once may both ask, and the first answer is kept.
+    [[nodiscard]] const AlgorithmOffer* algorithm_offer();
+
 private:
     ProviderContext() = default;
 
@@ -58,6 +68,7 @@ private:
     OSSL_LIB_CTX* m_sw_libctx = nullptr;
     OSSL_LIB_CTX* m_app_libctx = nullptr; // child of the application's, to see its providers
     OSSL_PROVIDER* m_sw_default = nullptr;
+    std::atomic<const AlgorithmOffer*> m_offer{nullptr}; // owned; set once
 };
 
 } // namespace hsmp::ops

@@ -108,6 +108,26 @@ Result<void> check_key_reference(ProviderContext& ctx, std::span<const std::uint
     if (!object) {
         return object.error().with_context("loading the key-reference PEM");
     }
+    // Here too, so the reason survives the file: store (see the header).
+    std::optional<Family> family;
+    switch (object.value()->key_type()) {
+    case CKK_RSA:
+        family = Family::Rsa;
+        break;
+    case CKK_EC:
+        family = Family::Ec;
+        break;
+    case CKK_EC_EDWARDS:
+        family = Family::EdDsa;
+        break;
+    default:
+        break; // stage 2 says what is wrong with other key types
+    }
+    if (family) {
+        if (auto r = require_offered(ctx, *family, object.value()->describe()); !r) {
+            return r.error().with_context("loading the key-reference PEM");
+        }
+    }
     return ok();
 }
 
@@ -138,6 +158,9 @@ Result<DecodedKey> decode_key_reference(ProviderContext& ctx, std::span<const st
     }
     if (key.value()->kind() != wanted) {
         return DecodedKey{DecodedKey::Status::OtherKind, nullptr};
+    }
+    if (auto r = require_offered(ctx, key_family(wanted), key.value()->describe()); !r) {
+        return r.error().with_context("loading the key-reference PEM");
     }
     return DecodedKey{DecodedKey::Status::Loaded, std::move(key).value()};
 }

@@ -250,6 +250,30 @@ std::string_view key_kind_name(KeyKind kind) noexcept {
     return "UNKNOWN";
 }
 
+Family key_family(KeyKind kind) noexcept {
+    switch (kind) {
+    case KeyKind::Rsa:
+        return Family::Rsa;
+    case KeyKind::RsaPss:
+        return Family::RsaPss;
+    case KeyKind::Ec:
+        return Family::Ec;
+    case KeyKind::Ed25519:
+    case KeyKind::Ed448:
+        break;
+    }
+    return Family::EdDsa;
+}
+
+Result<void> require_offered(ProviderContext& ctx, Family family, const std::string& what) {
+    const AlgorithmOffer* offer = ctx.algorithm_offer();
+    // Null: asked from inside a token call, where no key is loaded for OpenSSL anyway.
+    if (offer == nullptr || offer->offers(family)) {
+        return ok();
+    }
+    return Error(Code::Unsupported, what + ": " + offer->not_offered_reason(family));
+}
+
 Key::Key(ProviderContext& ctx, KeyKind kind, std::shared_ptr<p11::Object> priv,
          std::shared_ptr<p11::Object> pub_obj, EVP_PKEY* pub)
     : m_ctx(&ctx), m_kind(kind), m_private(std::move(priv)), m_public_object(std::move(pub_obj)),

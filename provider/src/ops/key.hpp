@@ -27,6 +27,14 @@ enum class KeyKind : std::uint8_t { Rsa, RsaPss, Ec, Ed25519, Ed448 };
 /// OpenSSL's canonical algorithm name: "RSA", "RSA-PSS", "EC", "ED25519", "ED448".
 [[nodiscard]] std::string_view key_kind_name(KeyKind kind) noexcept;
 
+/// The family (ops/offer.hpp) whose mechanisms a key of `kind` signs with.
+[[nodiscard]] Family key_family(KeyKind kind) noexcept;
+
+/// Refuses to hand OpenSSL a token key (`what` names it) of a family the provider does not
+/// offer: OpenSSL would find no key management for it and say only "unsupported".
+[[nodiscard]] Result<void> require_offered(ProviderContext& ctx, Family family,
+                                           const std::string& what);
+
 class Key {
 public:
     /// A token key from its private-key object: reads the public parts (RSA modulus and

@@ -110,6 +110,10 @@ Result<StoreObject> Store::convert(const std::shared_ptr<p11::Object>& object) {
         if (!key) {
             return key.error();
         }
+        if (auto r = require_offered(*m_ctx, key_family(key.value()->kind()), out.description);
+            !r) {
+            return r.error();
+        }
         out.kind = StoreObject::Kind::PrivateKey;
         out.key = std::move(key).value();
         return out;
@@ -118,6 +122,10 @@ Result<StoreObject> Store::convert(const std::shared_ptr<p11::Object>& object) {
         auto key = Key::from_token_public(*m_ctx, object);
         if (!key) {
             return key.error();
+        }
+        if (auto r = require_offered(*m_ctx, key_family(key.value()->kind()), out.description);
+            !r) {
+            return r.error();
         }
         out.kind = StoreObject::Kind::PublicKey;
         out.key = std::move(key).value();

@@ -1,6 +1,7 @@
 #include "pkcs11/library.hpp"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
 namespace hsmp::p11 {
@@ -159,6 +160,77 @@ Result<Selection> Library::select(const uri::Uri& uri, PinCallback callback) {
                                          (seen.empty() ? std::string("none") : seen) + ")");
     }
     return selection;
+}
+
+Result<MechanismSurvey> Library::mechanisms_with(CK_FLAGS flags,
+                                                 std::span<const CK_MECHANISM_TYPE> candidates) {
+    auto module = module_for(uri::Uri{});
+    if (!module) {
+        return module.error();
+    }
+    const Module& mod = *module.value();
+    MechanismSurvey out;
+    out.module = mod.path();
+    CK_ULONG all_slots = 0;
+    CK_ULONG count = 0;
+    if (auto r = mod.check("C_GetSlotList", mod.path(), &CK_FUNCTION_LIST::C_GetSlotList,
+                           CK_BBOOL{CK_FALSE}, nullptr, &all_slots);
+        !r) {
+        return r.error();
+    }
+    if (auto r = mod.check("C_GetSlotList", mod.path(), &CK_FUNCTION_LIST::C_GetSlotList,
+                           CK_BBOOL{CK_TRUE}, nullptr, &count);
+        !r) {
+        return r.error();
+    }
+    if (count == 0 || count < all_slots) {
+        return Error(Code::NotFound, "module \"" + mod.path() + "\" has " +
+                                         std::to_string(all_slots - count) + " of " +
+                                         std::to_string(all_slots) + " slots without a token");
+    }
+    std::vector<CK_SLOT_ID> slots(count);
+    if (auto r = mod.check("C_GetSlotList", mod.path(), &CK_FUNCTION_LIST::C_GetSlotList,
+                           CK_BBOOL{CK_TRUE}, slots.data(), &count);
+        !r) {
+        return r.error();
+    }
+    slots.resize(count);
+    for (const CK_SLOT_ID slot : slots) {
+        const std::string where = mod.path() + " slot " + std::to_string(slot);
+        CK_ULONG n = 0;
+        if (auto r = mod.check("C_GetMechanismList", where, &CK_FUNCTION_LIST::C_GetMechanismList,
+                               slot, nullptr, &n);
+            !r) {
+            return r.error();
+        }
+        std::vector<CK_MECHANISM_TYPE> listed(n);
+        if (n > 0) {
+            if (auto r = mod.check("C_GetMechanismList", where,
+                                   &CK_FUNCTION_LIST::C_GetMechanismList, slot, listed.data(), &n);
+                !r) {
+                return r.error();
+            }
+            listed.resize(n);
+        }
+        std::sort(listed.begin(), listed.end());
+        for (const CK_MECHANISM_TYPE m : candidates) {
+            if (!std::binary_search(listed.begin(), listed.end(), m) ||
+                std::find(out.mechanisms.begin(), out.mechanisms.end(), m) !=
+                    out.mechanisms.end()) {
+                continue;
+            }
+            CK_MECHANISM_INFO info{};
+            // A mechanism the token lists but then describes with an error is not counted.
+            if (mod.call("C_GetMechanismInfo", &CK_FUNCTION_LIST::C_GetMechanismInfo, slot, m,
+                         &info) == CKR_OK &&
+                (info.flags & flags) == flags) {
+                out.mechanisms.push_back(m);
+            }
+        }
+        ++out.tokens;
+    }
+    std::sort(out.mechanisms.begin(), out.mechanisms.end());
+    return out;
 }
 
 Result<std::vector<std::shared_ptr<Object>>> Library::find(const uri::Uri& uri,

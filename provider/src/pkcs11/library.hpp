@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,13 @@ struct LibraryConfig {
     std::optional<Error> token_pin_error;
     LoginBehavior login_behavior = LoginBehavior::Auto;
     TokenConfig token;
+};
+
+/// What the tokens of the configured module offer (Library::mechanisms_with).
+struct MechanismSurvey {
+    std::vector<CK_MECHANISM_TYPE> mechanisms; ///< offered by at least one token; sorted
+    std::size_t tokens = 0;                    ///< tokens asked
+    std::string module;                        ///< the module's path, for messages
 };
 
 /// What a URI selects: the tokens it matches and the PIN sources it carries.
@@ -72,6 +80,14 @@ public:
     /// when several do.
     Result<std::shared_ptr<Object>> find_private_key(const uri::Uri& uri,
                                                      PinCallback callback = {});
+
+    /// Which of `candidates` at least one token of the configured module (the p11-kit proxy
+    /// when none is configured) offers with every bit of `flags` set in C_GetMechanismInfo.
+    /// Needs no login. Fails, so the caller can assume nothing is missing, when the module
+    /// cannot be loaded or initialised, when a slot has no token (one inserted later could
+    /// offer more), or when a token does not answer.
+    Result<MechanismSurvey> mechanisms_with(CK_FLAGS flags,
+                                            std::span<const CK_MECHANISM_TYPE> candidates);
 
     [[nodiscard]] const LibraryConfig& config() const noexcept { return m_config; }
 

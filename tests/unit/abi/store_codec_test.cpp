@@ -272,6 +272,38 @@ TEST_F(StoreCodec, TextShowsTheUriAndNoPrivateParts) {
     EVP_PKEY_free(key);
 }
 
+// OpenSSL 3.0 fetches the default provider's keymgmt first for a key reference and copies
+// the key over if the store lets it; a copy loses the URI. Token public keys stay ours, so
+// their text (storeutl -text, EVP_PKEY_print_public) names them, and their SPKI is still
+// the default provider's bytes.
+TEST_F(StoreCodec, PublicKeysStayWithTheProviderAndPrintTheirUri) {
+    Loaded l = load("pkcs11:token=fake-token;type=public");
+    ASSERT_EQ(l.public_keys.size(), 2U) << drain_errors();
+    EXPECT_EQ(ERR_peek_error(), 0UL) << drain_errors();
+    for (EVP_PKEY* key : l.public_keys) {
+        EXPECT_STREQ(OSSL_PROVIDER_get0_name(EVP_PKEY_get0_provider(key)), "pkcs11");
+        BIO* out = BIO_new(BIO_s_mem());
+        ASSERT_EQ(EVP_PKEY_print_public(out, key, 0, nullptr), 1) << drain_errors();
+        const std::string text = bio_text(out);
+        EXPECT_THAT(text, HasSubstr("URI: pkcs11:"));
+        EXPECT_THAT(text, HasSubstr("type=public"));
+        EXPECT_THAT(text, Not(HasSubstr("pin-")));
+        BIO_free(out);
+        unsigned char* der = nullptr;
+        const int len = i2d_PUBKEY(key, &der);
+        ASSERT_GT(len, 0) << drain_errors();
+        const unsigned char* p = der;
+        EVP_PKEY* soft = d2i_PUBKEY_ex(nullptr, &p, len, libctx, "provider=default");
+        ASSERT_NE(soft, nullptr) << drain_errors();
+        unsigned char* theirs = nullptr;
+        const int theirs_len = i2d_PUBKEY(soft, &theirs);
+        EXPECT_EQ(std::string(der, der + len), std::string(theirs, theirs + theirs_len));
+        OPENSSL_free(theirs);
+        OPENSSL_free(der);
+        EVP_PKEY_free(soft);
+    }
+}
+
 TEST_F(StoreCodec, KeyReferencePemRoundTrips) {
     EVP_PKEY* key = private_key("pkcs11:token=fake-token;object=ec;type=private");
     ASSERT_NE(key, nullptr) << drain_errors();
