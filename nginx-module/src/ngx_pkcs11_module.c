@@ -541,9 +541,10 @@ ngx_pkcs11_load(ngx_conf_t *cf, ngx_str_t *uri, ngx_str_t *shown, int want,
     UI_METHOD        *ui;
     OSSL_STORE_CTX   *store;
     OSSL_STORE_INFO  *info, *found = NULL;
-    ngx_uint_t        count = 0;
+    ngx_uint_t        count = 0, failures = 0;
     u_char            errbuf[NGX_PKCS11_ERRBUF];
 
+    errbuf[0] = '\0';
     curi = (char *) ngx_pnalloc(cf->temp_pool, uri->len + 1);
     if (curi == NULL) {
         return NULL;
@@ -570,11 +571,17 @@ ngx_pkcs11_load(ngx_conf_t *cf, ngx_str_t *uri, ngx_str_t *shown, int want,
     }
     (void) OSSL_STORE_expect(store, want);
 
-    while (!OSSL_STORE_eof(store)) {
+    /* An object that fails to load (say, a key type the provider does not offer
+     * for this token) is remembered and skipped, so a URI that matches several
+     * objects is still reported as ambiguous. */
+    while (!OSSL_STORE_eof(store) && failures < 64) {
         info = OSSL_STORE_load(store);
         if (info == NULL) {
             if (ERR_peek_error() != 0) {
-                break;
+                if (failures++ == 0) {
+                    ngx_pkcs11_errors(errbuf, sizeof(errbuf));
+                }
+                ERR_clear_error();
             }
             continue;
         }
@@ -588,10 +595,18 @@ ngx_pkcs11_load(ngx_conf_t *cf, ngx_str_t *uri, ngx_str_t *shown, int want,
         OSSL_STORE_INFO_free(info);
     }
 
-    if (ERR_peek_error() != 0 && found == NULL) {
+    if (count > 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "pkcs11: \"%V\" is ambiguous: it matches %ui "
+                           "%ss; add object= or id= to name one", shown,
+                           count + failures, what);
+        OSSL_STORE_INFO_free(found);
+        found = NULL;
+
+    } else if (found == NULL && failures > 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "pkcs11: cannot load %s \"%V\": %s", what, shown,
-                           ngx_pkcs11_errors(errbuf, sizeof(errbuf)));
+                           errbuf);
 
     } else if (found == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -601,11 +616,14 @@ ngx_pkcs11_load(ngx_conf_t *cf, ngx_str_t *uri, ngx_str_t *shown, int want,
                              "-provider pkcs11 -provider default -keys "
                              "pkcs11:`)" : "");
 
-    } else if (count > 1) {
+    } else if (failures > 0) {
+        /* One usable object and others that failed: the URI still names more
+         * than one object, which nginx would not know to choose between. */
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "pkcs11: \"%V\" is ambiguous: it matches %ui "
-                           "%ss; add object= or id= to name one", shown,
-                           count, what);
+                           "%ss (%ui of them unusable: %s); add object= or "
+                           "id= to name one", shown, count + failures, what,
+                           failures, errbuf);
         OSSL_STORE_INFO_free(found);
         found = NULL;
     }
