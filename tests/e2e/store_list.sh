@@ -38,7 +38,7 @@ run_out pubs.out pubs.err "storeutl type=public" openssl storeutl -text "$TOKEN_
 [[ $(count '^[0-9]+: Public key$' pubs.out) -eq $n ]] ||
     fail "storeutl listed $(count '^[0-9]+: Public key$' pubs.out) public keys, the token has $n"
 # Every fixture public key is among them.
-awk '/BEGIN PUBLIC KEY/{f=1; n++} f{print > ("listed-pub-" n ".pem")} /END PUBLIC KEY/{f=0}' pubs.out
+plain awk '/BEGIN PUBLIC KEY/{f=1; n++} f{print > ("listed-pub-" n ".pem")} /END PUBLIC KEY/{f=0}' pubs.out
 for key in "${KEYS[@]}"; do
     found=false
     for f in listed-pub-*.pem; do
@@ -72,7 +72,7 @@ pass "storeutl -text shows each public key's URI; each loads back as that key"
 run_out certs.out certs.err "storeutl -certs" openssl storeutl -certs "$TOKEN_URI"
 [[ $(count '^[0-9]+: Certificate$' certs.out) -eq $n ]] ||
     fail "storeutl -certs listed $(count '^[0-9]+: Certificate$' certs.out) certificates, expected $n"
-awk '/BEGIN CERTIFICATE/{f=1; n++} f{print > ("listed-cert-" n ".pem")} /END CERTIFICATE/{f=0}' certs.out
+plain awk '/BEGIN CERTIFICATE/{f=1; n++} f{print > ("listed-cert-" n ".pem")} /END CERTIFICATE/{f=0}' certs.out
 for key in "${KEYS[@]}"; do
     want=$(openssl x509 -in "$(cert_pem "$key")" -outform DER | sha256sum)
     found=false
