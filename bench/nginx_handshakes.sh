@@ -33,30 +33,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bash tests/fixtures/softhsm-token.sh create "$work/token" >/dev/null
+# shellcheck source=lib.sh
+source "$root/bench/lib.sh"
+bench_token "$work"
 chmod 755 "$work/token"
-export SOFTHSM2_CONF=$work/token/softhsm2.conf
 user_line=""
 if [[ $EUID -eq 0 ]]; then
     chown -R nobody "$work/token/tokens"
     user_line="user nobody $(id -gn nobody);"
 fi
-cat >"$work/openssl.cnf" <<CONF
-openssl_conf = init
-[init]
-providers = prov
-[prov]
-default = def
-pkcs11 = p11
-[def]
-activate = 1
-[p11]
-module = $root/build/bench/provider/pkcs11.so
-pkcs11-module-path = /usr/lib/softhsm/libsofthsm2.so
-pkcs11-module-token-pin = file:$work/token/user.pin
-activate = 1
-CONF
-export OPENSSL_CONF=$work/openssl.cnf
 token=hsmp-test
 
 echo "machine: $(nproc) cores, $(openssl version), nginx $(nginx -v 2>&1 | cut -d/ -f2)," \

@@ -14,24 +14,9 @@ cmake --build build/bench -j "$(nproc)" --target sign_bench hsmp >/dev/null
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-bash tests/fixtures/softhsm-token.sh create "$work/token" >/dev/null
-export SOFTHSM2_CONF=$work/token/softhsm2.conf
-cat >"$work/openssl.cnf" <<CONF
-openssl_conf = init
-[init]
-providers = prov
-[prov]
-default = def
-pkcs11 = p11
-[def]
-activate = 1
-[p11]
-module = $root/build/bench/provider/pkcs11.so
-pkcs11-module-path = /usr/lib/softhsm/libsofthsm2.so
-pkcs11-module-token-pin = file:$work/token/user.pin
-activate = 1
-CONF
-export OPENSSL_CONF=$work/openssl.cnf
+# shellcheck source=lib.sh
+source "$root/bench/lib.sh"
+bench_token "$work"
 echo "machine: $(nproc) cores, $(openssl version), SoftHSM $(dpkg-query -W -f='${Version}' softhsm2)"
 for case in "rsa-pkcs1 rsa2048" "rsa-pss rsa2048" "ecdsa ec-p256"; do
     set -- $case

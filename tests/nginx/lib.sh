@@ -136,6 +136,28 @@ ngx_http_common() {
     done
 }
 
+# ngx_https_conf WORKERS PORT KEY...: nginx.conf with one https server on PORT serving
+# each KEY (fixture labels) from the token, with its fixture certificate; `/` answers
+# "ok <worker pid>".
+ngx_https_conf() {
+    local workers=$1 port=$2 key pairs=""
+    shift 2
+    for key in "$@"; do
+        pairs+="
+        ssl_certificate $(cert_pem "$key");
+        ssl_certificate_key \"$(key_uri "$key")\";"
+    done
+    ngx_write_conf "$workers" "
+http {
+    $(ngx_http_common)
+    server {
+        listen 127.0.0.1:$port ssl;
+        ssl_protocols TLSv1.2 TLSv1.3;$pairs
+        location / { return 200 \"ok \$pid\n\"; }
+    }
+}"
+}
+
 # ngx_test: `nginx -t` on the current configuration, output to $WORK/nginx-t.log; returns
 # nginx's exit status.
 ngx_test() {

@@ -15,19 +15,7 @@ rounds=${2:-10}
 readonly WINDOW_S=3 LIMIT_MS=100
 port=$(free_port)
 ca=$HSMP_TEST_CA
-ngx_write_conf "$workers" "
-http {
-    $(ngx_http_common)
-    server {
-        listen 127.0.0.1:$port ssl;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_certificate $(cert_pem rsa2048);
-        ssl_certificate_key \"$(key_uri rsa2048)\";
-        ssl_certificate $(cert_pem ec-p256);
-        ssl_certificate_key \"$(key_uri ec-p256)\";
-        location / { return 200 \"ok\n\"; }
-    }
-}"
+ngx_https_conf "$workers" "$port" rsa2048 ec-p256
 
 # TLS handshake time of one new connection, in ms (curl: appconnect - connect), or FAIL.
 handshake_ms() { # CIPHER

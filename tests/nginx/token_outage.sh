@@ -11,17 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 readonly WORKERS=2 RECOVERY_S=30
 port=$(free_port)
 ca=$HSMP_TEST_CA
-ngx_write_conf "$WORKERS" "
-http {
-    $(ngx_http_common)
-    server {
-        listen 127.0.0.1:$port ssl;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_certificate $(cert_pem ec-p256);
-        ssl_certificate_key \"$(key_uri ec-p256)\";
-        location / { return 200 \"ok \$pid\n\"; }
-    }
-}"
+ngx_https_conf "$WORKERS" "$port" ec-p256
 ngx_start "$WORKERS" 1
 ngx_assert_warmups "$WORKERS"
 workers_before=$(plain pgrep -P "$NGX_MASTER" | sort | tr '\n' ' ')
