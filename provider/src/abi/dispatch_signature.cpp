@@ -1,6 +1,7 @@
 // Signature thunks and tables (provider-signature(7)) for RSA, RSA-PSS, ECDSA and EdDSA token
-// keys. Names are the default provider's (`openssl list -signature-algorithms`), so a key this
-// provider loaded finds its signature here under the name its keymgmt reports.
+// keys. Names are the default provider's (`openssl list -signature-algorithms`), for callers
+// that fetch them; a key this provider loaded is sent here by a name only this provider
+// offers, which its keymgmt reports (abi/algorithms.hpp says why).
 #include "abi/algorithms.hpp"
 #include "abi/barrier.hpp"
 #include "abi/dispatch.hpp"
@@ -216,8 +217,9 @@ const OSSL_ALGORITHM* signature_algorithms() noexcept {
     static const OSSL_ALGORITHM kAlgorithms[] = {
         {"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProperties, Sig<SigAlgorithm::Rsa>::table(),
          "RSA PKCS#1 v1.5 and PSS signatures in a PKCS#11 token"},
-        // OpenSSL 3.0 sends RSA-PSS keys to "RSA" (keymgmt query_operation_name); the name
-        // is offered too for callers that fetch it, and signs with PSS only.
+        // Our RSA-PSS keys sign through the RSA implementation (keymgmt
+        // query_operation_name), which keeps them PSS-only; the name is offered too for
+        // callers that fetch it, and signs with PSS only.
         {"RSA-PSS:RSASSA-PSS:1.2.840.113549.1.1.10", kProperties,
          Sig<SigAlgorithm::RsaPss>::table(), "RSA-PSS signatures in a PKCS#11 token"},
         {"ECDSA", kProperties, Sig<SigAlgorithm::Ecdsa>::table(),
@@ -226,6 +228,16 @@ const OSSL_ALGORITHM* signature_algorithms() noexcept {
          "Ed25519 signatures in a PKCS#11 token"},
         {"ED448:1.3.101.113", kProperties, Sig<SigAlgorithm::Ed448>::table(),
          "Ed448 signatures in a PKCS#11 token"},
+        // The names this provider's keymgmt gives for its keys (abi/algorithms.hpp): the
+        // same implementations, under names no other provider offers.
+        {kRsaSignatureOwnName, kProperties, Sig<SigAlgorithm::Rsa>::table(),
+         "RSA signatures with this provider's token keys"},
+        {kEcdsaSignatureOwnName, kProperties, Sig<SigAlgorithm::Ecdsa>::table(),
+         "ECDSA signatures with this provider's token keys"},
+        {kEd25519SignatureOwnName, kProperties, Sig<SigAlgorithm::Ed25519>::table(),
+         "Ed25519 signatures with this provider's token keys"},
+        {kEd448SignatureOwnName, kProperties, Sig<SigAlgorithm::Ed448>::table(),
+         "Ed448 signatures with this provider's token keys"},
         {nullptr, nullptr, nullptr, nullptr},
     };
     return kAlgorithms;
