@@ -117,6 +117,10 @@ template <KeyKind Kind> struct Kmgmt {
             if (key == nullptr) {
                 return 0;
             }
+            if (const std::string* why = ops::export_refusal(*key, selection)) {
+                core().raise(reason_for(Code::Unsupported), why->c_str());
+                return 0;
+            }
             auto r = ops::key_export(*key, selection, cb, cbarg);
             if (!r) {
                 core().raise(r.error());
