@@ -69,9 +69,7 @@ SignatureContext::~SignatureContext() {
 }
 
 void SignatureContext::reset() noexcept {
-    EVP_MD_free(m_md);
-    m_md = nullptr;
-    EVP_MD_free(m_mgf1);
+    m_md = nullptr; // borrowed from the provider context
     m_mgf1 = nullptr;
     EVP_MD_CTX_free(m_mdctx);
     m_mdctx = nullptr;
@@ -92,12 +90,8 @@ Result<std::unique_ptr<SignatureContext>> SignatureContext::duplicate() const {
     copy->m_pad = m_pad;
     copy->m_saltlen = m_saltlen;
     copy->m_message = m_message;
-    if (m_md != nullptr && EVP_MD_up_ref(m_md) == 1) {
-        copy->m_md = m_md;
-    }
-    if (m_mgf1 != nullptr && EVP_MD_up_ref(m_mgf1) == 1) {
-        copy->m_mgf1 = m_mgf1;
-    }
+    copy->m_md = m_md;
+    copy->m_mgf1 = m_mgf1;
     if (m_mdctx != nullptr) {
         copy->m_mdctx = EVP_MD_CTX_new();
         if (copy->m_mdctx == nullptr || EVP_MD_CTX_copy_ex(copy->m_mdctx, m_mdctx) != 1) {
