@@ -276,8 +276,7 @@ Result<void> SignatureContext::token_sign(const Plan& plan, ByteSpan input, unsi
         const size_t n = sig::ecdsa_rs_to_der({rs.data(), len.value()}, {sig, sigsize});
         if (n == 0) {
             return Error(Code::Internal, "the token returned a malformed ECDSA signature (" +
-                                             std::to_string(len.value()) + " bytes) for " +
-                                             what());
+                                             std::to_string(len.value()) + " bytes) for " + what());
         }
         *siglen = n;
         return ok();

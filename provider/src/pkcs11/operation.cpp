@@ -67,9 +67,8 @@ Result<std::size_t> sign_into(Object& key, const Mechanism& mechanism,
 Result<std::vector<std::uint8_t>> sign(Object& key, const Mechanism& mechanism,
                                        std::span<const std::uint8_t> data, std::size_t size_hint) {
     std::vector<std::uint8_t> out(size_hint);
-    auto len = observed(obs::Operation::Sign, key, mechanism.type, [&] {
-        return sign_on_token(key, mechanism, data, out, size_hint == 0);
-    });
+    auto len = observed(obs::Operation::Sign, key, mechanism.type,
+                        [&] { return sign_on_token(key, mechanism, data, out, size_hint == 0); });
     if (!len) {
         return len.error();
     }
