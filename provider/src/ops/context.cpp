@@ -98,11 +98,31 @@ void ProviderContext::fetch_signature_digests() {
     }
 }
 
+namespace {
+
+// OpenSSL compares algorithm names ASCII-case-insensitively (OPENSSL_strcasecmp); the
+// same compare inline, without a call per candidate name.
+bool same_name(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto lower = [](char c) {
+            return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+        };
+        if (lower(a[i]) != lower(b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
 const EVP_MD* ProviderContext::signature_digest(std::string_view name) const noexcept {
     for (const Digest& d : m_digests) {
         for (const std::string& n : d.names) {
-            if (n.size() == name.size() &&
-                OPENSSL_strncasecmp(n.data(), name.data(), name.size()) == 0) {
+            if (same_name(n, name)) {
                 return d.md;
             }
         }
