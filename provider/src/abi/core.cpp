@@ -2,7 +2,13 @@
 
 #include <openssl/params.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <cstdarg>
+#include <cstring>
+#include <span>
+#include <string_view>
 
 namespace hsmp::abi {
 
@@ -42,18 +48,20 @@ CoreFunctions CoreFunctions::capture(const OSSL_CORE_HANDLE* handle, const OSSL_
 namespace {
 
 // "hsmp::Result<T> hsmp::parse_config(const std::vector<...>&)" -> "hsmp::parse_config":
-// the error queue shows the function, not its C++ signature.
-std::string short_function(const char* pretty) {
-    std::string s(pretty);
-    const auto paren = s.find('(');
-    if (paren != std::string::npos) {
-        s.resize(paren);
+// the error queue shows the function, not its C++ signature. Written into `out` (OpenSSL
+// copies it), so raising an error allocates nothing here.
+void short_function(std::string_view pretty, std::span<char> out) noexcept {
+    const auto paren = pretty.find('(');
+    if (paren != std::string_view::npos) {
+        pretty = pretty.substr(0, paren);
     }
-    const auto space = s.rfind(' ');
-    if (space != std::string::npos) {
-        s.erase(0, space + 1);
+    const auto space = pretty.rfind(' ');
+    if (space != std::string_view::npos) {
+        pretty = pretty.substr(space + 1);
     }
-    return s;
+    const std::size_t n = std::min(pretty.size(), out.size() - 1);
+    std::memcpy(out.data(), pretty.data(), n);
+    out[n] = '\0';
 }
 
 void vset(const CoreFunctions& c, int reason, const char* fmt, ...) {
@@ -66,28 +74,30 @@ void vset(const CoreFunctions& c, int reason, const char* fmt, ...) {
 } // namespace
 
 void CoreFunctions::raise(const Error& error) const noexcept {
-    if (new_error == nullptr || vset_error == nullptr) {
+    if (!error.has_rv()) {
+        // The message is the context itself: no copy.
+        raise(reason_for(error.code()), error.context().c_str(), error.where());
         return;
     }
     try {
         const std::string msg = error.message();
-        new_error(handle);
-        if (set_error_debug != nullptr) {
-            const std::string fn = short_function(error.where().function_name());
-            set_error_debug(handle, error.where().file_name(),
-                            static_cast<int>(error.where().line()), fn.c_str());
-        }
-        vset(*this, reason_for(error.code()), "%s", msg.c_str());
+        raise(reason_for(error.code()), msg.c_str(), error.where());
     } catch (...) {
         raise(HSMP_R_OUT_OF_MEMORY, "out of memory while reporting an error");
     }
 }
 
-void CoreFunctions::raise(Reason reason, const char* message) const noexcept {
+void CoreFunctions::raise(Reason reason, const char* message,
+                          const std::source_location& where) const noexcept {
     if (new_error == nullptr || vset_error == nullptr) {
         return;
     }
     new_error(handle);
+    if (set_error_debug != nullptr) {
+        std::array<char, 128> fn{};
+        short_function(where.function_name(), fn);
+        set_error_debug(handle, where.file_name(), static_cast<int>(where.line()), fn.data());
+    }
     vset(*this, reason, "%s", message);
 }
 

@@ -8,6 +8,7 @@
 #include <openssl/core.h>
 #include <openssl/core_dispatch.h>
 
+#include <source_location>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,8 +29,11 @@ struct CoreFunctions {
     /// Raises `error` on the calling thread's error queue, with the file and line where it
     /// was created and its reason. The data text is the error's message.
     void raise(const Error& error) const noexcept;
-    /// Raises a reason with a literal message (for the barrier's last resort).
-    void raise(Reason reason, const char* message) const noexcept;
+    /// Raises a reason with a message that outlives the call (a literal, or a text kept by
+    /// a key), reported at `where`. Formats and allocates nothing of its own, for refusals
+    /// that OpenSSL provokes and discards on a hot path.
+    void raise(Reason reason, const char* message,
+               const std::source_location& where = std::source_location::current()) const noexcept;
 
     /// A string parameter the core knows ("provider-name", "module-filename", a config
     /// key), or empty.

@@ -117,6 +117,10 @@ template <KeyKind Kind> struct Kmgmt {
             if (key == nullptr) {
                 return 0;
             }
+            if (const std::string* why = ops::export_refusal(*key, selection)) {
+                core().raise(reason_for(Code::Unsupported), why->c_str());
+                return 0;
+            }
             auto r = ops::key_export(*key, selection, cb, cbarg);
             if (!r) {
                 core().raise(r.error());
@@ -139,8 +143,21 @@ template <KeyKind Kind> struct Kmgmt {
     }
 
     static const char* kmgmt_query_operation_name(int operation_id) noexcept {
-        if (Kind == KeyKind::Ec && operation_id == OSSL_OP_SIGNATURE) {
-            return "ECDSA";
+        if (operation_id == OSSL_OP_SIGNATURE) {
+            // A name only this provider implements, so EVP goes straight to our signature
+            // instead of first offering the key to another provider (abi/algorithms.hpp).
+            // RSA-PSS keys sign through the RSA implementation, which keeps them PSS-only.
+            switch (Kind) {
+            case KeyKind::Rsa:
+            case KeyKind::RsaPss:
+                return kRsaSignatureOwnName;
+            case KeyKind::Ec:
+                return kEcdsaSignatureOwnName;
+            case KeyKind::Ed25519:
+                return kEd25519SignatureOwnName;
+            case KeyKind::Ed448:
+                return kEd448SignatureOwnName;
+            }
         }
         if (Kind == KeyKind::RsaPss) {
             return "RSA";

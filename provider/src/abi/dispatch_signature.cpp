@@ -1,6 +1,7 @@
 // Signature thunks and tables (provider-signature(7)) for RSA, RSA-PSS, ECDSA and EdDSA token
-// keys. Names are the default provider's (`openssl list -signature-algorithms`), so a key this
-// provider loaded finds its signature here under the name its keymgmt reports.
+// keys. Names are the default provider's (`openssl list -signature-algorithms`), for callers
+// that fetch them; a key this provider loaded is sent here by a name only this provider
+// offers, which its keymgmt reports (abi/algorithms.hpp says why).
 #include "abi/algorithms.hpp"
 #include "abi/barrier.hpp"
 #include "abi/dispatch.hpp"
@@ -214,7 +215,7 @@ template <SigAlgorithm Alg> struct Sig {
 
 const OSSL_ALGORITHM* signature_algorithms(ops::FamilySet offered) noexcept {
     using ops::Family;
-    static const auto kTables = family_tables(std::array<FamilyAlgorithm, 5>{{
+    static const auto kTables = family_tables(std::array<FamilyAlgorithm, 9>{{
         {Family::Rsa,
          {"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProperties, Sig<SigAlgorithm::Rsa>::table(),
           "RSA PKCS#1 v1.5 and PSS signatures in a PKCS#11 token"}},
@@ -232,6 +233,21 @@ const OSSL_ALGORITHM* signature_algorithms(ops::FamilySet offered) noexcept {
         {Family::EdDsa,
          {"ED448:1.3.101.113", kProperties, Sig<SigAlgorithm::Ed448>::table(),
           "Ed448 signatures in a PKCS#11 token"}},
+        // The names this provider's keymgmt gives for its keys (abi/algorithms.hpp): the
+        // same implementations, under names no other provider offers. RSA-PSS keys use the
+        // RSA one; a token that offers RSA-PSS offers RSA too (ops/offer.cpp).
+        {Family::Rsa,
+         {kRsaSignatureOwnName, kProperties, Sig<SigAlgorithm::Rsa>::table(),
+          "RSA signatures with this provider's token keys"}},
+        {Family::Ec,
+         {kEcdsaSignatureOwnName, kProperties, Sig<SigAlgorithm::Ecdsa>::table(),
+          "ECDSA signatures with this provider's token keys"}},
+        {Family::EdDsa,
+         {kEd25519SignatureOwnName, kProperties, Sig<SigAlgorithm::Ed25519>::table(),
+          "Ed25519 signatures with this provider's token keys"}},
+        {Family::EdDsa,
+         {kEd448SignatureOwnName, kProperties, Sig<SigAlgorithm::Ed448>::table(),
+          "Ed448 signatures with this provider's token keys"}},
     }});
     return kTables.at(offered.index()).data();
 }

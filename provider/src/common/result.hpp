@@ -5,6 +5,7 @@
 #include "common/error.hpp"
 
 #include <cassert>
+#include <optional>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -51,23 +52,22 @@ private:
     std::variant<T, Error> m_v;
 };
 
-/// Result of an operation that yields nothing but can fail.
+/// Result of an operation that yields nothing but can fail. Success holds no Error (no
+/// strings built and destroyed): it is returned several times per signature.
 template <> class [[nodiscard]] Result<void> {
 public:
     Result() = default;
-    Result(Error error)
-        : m_error(std::move(error)), m_ok(false) {} // NOLINT(google-explicit-constructor)
+    Result(Error error) : m_error(std::move(error)) {} // NOLINT(google-explicit-constructor)
 
-    [[nodiscard]] bool ok() const noexcept { return m_ok; }
-    explicit operator bool() const noexcept { return m_ok; }
+    [[nodiscard]] bool ok() const noexcept { return !m_error.has_value(); }
+    explicit operator bool() const noexcept { return ok(); }
     [[nodiscard]] const Error& error() const& {
-        assert(!m_ok);
-        return m_error;
+        assert(!ok());
+        return *m_error;
     }
 
 private:
-    Error m_error{Code::Internal, {}};
-    bool m_ok = true;
+    std::optional<Error> m_error;
 };
 
 /// The success value of Result<void>.

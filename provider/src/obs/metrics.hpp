@@ -79,12 +79,17 @@ enum ResultIndex : std::size_t { kOk = 0, kError = 1, kResultCount = 2 };
 /// One key's series. `state` is 0 (empty), or the identity's hash in the upper 62 bits
 /// with kWriting or kReady in the lower two; the identity fields are written once by the
 /// process that claimed the slot, before it publishes kReady.
+/// The counters start on a cache line of their own: every record() reads the identity
+/// above to find the slot while other threads (and processes) increment the counters, and
+/// sharing a line would make each of those reads a cache miss (false sharing). Today's
+/// field sizes happen to put them at offset 256 of a 320-byte slot; the alignment keeps it
+/// so when a field changes.
 struct KeySlot {
     std::atomic<std::uint64_t> state;
     StoredText<32> serial; // CK_TOKEN_INFO.serialNumber is 16 bytes
     StoredText<128> label;
     StoredText<64> id; // raw CKA_ID bytes, rendered as hex
-    std::array<std::array<Counter, kResultCount>, kKeyOperationCount> operations;
+    alignas(64) std::array<std::array<Counter, kResultCount>, kKeyOperationCount> operations;
     std::array<Counter, kResultCount> loads;
 };
 

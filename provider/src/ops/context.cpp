@@ -1,6 +1,11 @@
 #include "ops/context.hpp"
 
+#include "ops/signature_encoding.hpp"
+
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/provider.h>
 
 #include <cstdlib>
@@ -57,6 +62,7 @@ Result<std::unique_ptr<ProviderContext>> ProviderContext::create(ProviderConfig 
         return Error(Code::Internal, "cannot load OpenSSL's default provider into the pkcs11 "
                                      "provider's software library context");
     }
+    ctx->fetch_signature_digests();
     if (handle != nullptr && core_in != nullptr) {
         ctx->m_app_libctx = OSSL_LIB_CTX_new_child(handle, core_in);
     }
@@ -71,11 +77,77 @@ Result<std::unique_ptr<ProviderContext>> ProviderContext::create(ProviderConfig 
     return ctx;
 }
 
+void ProviderContext::fetch_signature_digests() {
+    for (const sig::DigestSpec& spec : sig::digest_specs()) {
+        // A digest the software context lacks is left out quietly: signing with it then
+        // fails with the usual "not available" message.
+        ERR_set_mark();
+        EVP_MD* md = EVP_MD_fetch(m_sw_libctx, spec.name, nullptr);
+        ERR_pop_to_mark();
+        if (md == nullptr) {
+            continue;
+        }
+        Digest d{md, {}};
+        EVP_MD_names_do_all(
+            md,
+            [](const char* name, void* names) {
+                static_cast<std::vector<std::string>*>(names)->emplace_back(name);
+            },
+            &d.names);
+        m_digests.push_back(std::move(d));
+    }
+}
+
+namespace {
+
+// OpenSSL compares algorithm names ASCII-case-insensitively (OPENSSL_strcasecmp); the
+// same compare inline, without a call per candidate name.
+bool same_name(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto lower = [](char c) {
+            return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+        };
+        if (lower(a[i]) != lower(b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+const EVP_MD* ProviderContext::signature_digest(std::string_view name) const noexcept {
+    for (const Digest& d : m_digests) {
+        for (const std::string& n : d.names) {
+            if (same_name(n, name)) {
+                return d.md;
+            }
+        }
+    }
+    return nullptr;
+}
+
+const EVP_MD* ProviderContext::signature_digest(const EVP_MD* md) const noexcept {
+    const int nid = md != nullptr ? EVP_MD_get_type(md) : NID_undef;
+    for (const Digest& d : m_digests) {
+        if (nid != NID_undef && EVP_MD_get_type(d.md) == nid) {
+            return d.md;
+        }
+    }
+    return nullptr;
+}
+
 ProviderContext::~ProviderContext() {
     delete m_offer.load(); // NOLINT(cppcoreguidelines-owning-memory): published once, atomically
     // The library is destroyed first: it makes no module call (see SessionPool), so the
     // order only matters for the software context.
     m_library.reset();
+    for (const Digest& d : m_digests) {
+        EVP_MD_free(d.md);
+    }
     if (m_sw_default != nullptr) {
         OSSL_PROVIDER_unload(m_sw_default);
     }

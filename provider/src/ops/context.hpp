@@ -17,6 +17,8 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace hsmp::ops {
 
@@ -58,9 +60,24 @@ public:
     /// back into libcrypto) or is itself asking the tokens. No lock is held while the tokens
     /// are asked; two threads asking at once may both ask, and the first answer is kept.
     [[nodiscard]] const AlgorithmOffer* algorithm_offer();
+    /// The digest of sig::digest_specs() that `name` names (any of OpenSSL's names for it,
+    /// case-insensitive: "SHA256", "SHA2-256", "sha256", its OID), from the software library
+    /// context, or null. Fetched once, when the context is made: a signature takes no
+    /// method-store lookup and no lock for its digest. The EVP_MD belongs to the context
+    /// and lives as long as it; callers borrow it.
+    [[nodiscard]] const EVP_MD* signature_digest(std::string_view name) const noexcept;
+    /// The same for an EVP_MD fetched elsewhere: the context's digest with its NID, or null.
+    [[nodiscard]] const EVP_MD* signature_digest(const EVP_MD* md) const noexcept;
 
 private:
     ProviderContext() = default;
+    void fetch_signature_digests();
+
+    /// One fetched digest and every name OpenSSL knows it by.
+    struct Digest {
+        EVP_MD* md;
+        std::vector<std::string> names;
+    };
 
     ProviderConfig m_config;
     const OSSL_CORE_HANDLE* m_handle = nullptr;
@@ -69,6 +86,7 @@ private:
     OSSL_LIB_CTX* m_app_libctx = nullptr; // child of the application's, to see its providers
     OSSL_PROVIDER* m_sw_default = nullptr;
     std::atomic<const AlgorithmOffer*> m_offer{nullptr}; // owned; set once
+    std::vector<Digest> m_digests; // written once in create(), read-only afterwards
 };
 
 } // namespace hsmp::ops

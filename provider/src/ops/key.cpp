@@ -281,6 +281,10 @@ Key::Key(ProviderContext& ctx, KeyKind kind, std::shared_ptr<p11::Object> priv,
     m_description = (!m_private && !m_public_object)
                         ? "an imported " + std::string(key_kind_name(m_kind)) + " public key"
                         : uri::format_redacted(uri());
+    m_private_export_refusal = "private key material cannot be exported: the private key of " +
+                               m_description + " stays in the token";
+    m_export_disabled_refusal =
+        "exporting " + m_description + " is disabled (pkcs11-module-allow-export = 1)";
 }
 
 Key::~Key() {

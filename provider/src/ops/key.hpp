@@ -71,6 +71,15 @@ public:
     [[nodiscard]] uri::Uri uri() const;
     /// format_redacted(uri()), for messages (formatted once, at load).
     [[nodiscard]] const std::string& describe() const noexcept { return m_description; }
+    /// Why a keymgmt export that includes the private key is refused, and why any export
+    /// is refused when pkcs11-module-allow-export is off (formatted once, at load: OpenSSL
+    /// asks for them whenever it offers the key to another provider, and drops the error).
+    [[nodiscard]] const std::string& private_export_refusal() const noexcept {
+        return m_private_export_refusal;
+    }
+    [[nodiscard]] const std::string& export_disabled_refusal() const noexcept {
+        return m_export_disabled_refusal;
+    }
 
     /// Whether the key's token offers `mechanism`. The token's list is read once per key and
     /// kept, so the signing path takes no token lock for it.
@@ -89,6 +98,8 @@ private:
     std::shared_ptr<p11::Object> m_public_object; // token public key, if any
     EVP_PKEY* m_public;                           // owned
     std::string m_description;                    // describe(), fixed at construction
+    std::string m_private_export_refusal;         // fixed at construction
+    std::string m_export_disabled_refusal;        // fixed at construction
     mutable std::once_flag m_mechanisms_once;
     mutable std::vector<CK_MECHANISM_TYPE> m_mechanisms; // sorted; written once
 };

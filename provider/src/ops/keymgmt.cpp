@@ -54,10 +54,9 @@ Result<void> key_get_params(const Key& key, OSSL_PARAM params[]) {
     return ok();
 }
 
-Result<void> key_export(const Key& key, int selection, OSSL_CALLBACK* cb, void* cbarg) {
+const std::string* export_refusal(const Key& key, int selection) noexcept {
     if (!key.context().config().allow_export) {
-        return Error(Code::Unsupported, "exporting " + key.describe() +
-                                            " is disabled (pkcs11-module-allow-export = 1)");
+        return &key.export_disabled_refusal();
     }
     // Any selection with the private key is refused, also OpenSSL 3.0's cross-provider
     // OSSL_KEYMGMT_SELECT_ALL: handing out the public half instead would let another
@@ -65,9 +64,14 @@ Result<void> key_export(const Key& key, int selection, OSSL_CALLBACK* cb, void* 
     // other way (imports the other key's public parts into us) where it only needs to
     // compare keys.
     if ((selection & kPrivate) != 0) {
-        return Error(Code::Unsupported, "private key material cannot be exported: the private "
-                                        "key of " +
-                                            key.describe() + " stays in the token");
+        return &key.private_export_refusal();
+    }
+    return nullptr;
+}
+
+Result<void> key_export(const Key& key, int selection, OSSL_CALLBACK* cb, void* cbarg) {
+    if (const std::string* why = export_refusal(key, selection)) {
+        return Error(Code::Unsupported, *why);
     }
     if (selection == 0) {
         return ok();

@@ -18,8 +18,15 @@ namespace hsmp::ops {
 /// group, encoded public key, n, e, ...) plus the default digest.
 [[nodiscard]] Result<void> key_get_params(const Key& key, OSSL_PARAM params[]);
 
-/// keymgmt export(): public parts and parameters only; any selection that includes the
-/// private key is refused with a clear error, as is everything when export is disabled.
+/// Why keymgmt export() of `selection` is refused for `key`, or null when it is allowed:
+/// any selection that includes the private key, and everything when export is disabled.
+/// The text is the key's own, made at load, so a refusal formats and allocates nothing.
+/// OpenSSL 3.0 asks for OSSL_KEYMGMT_SELECT_ALL each time it offers a key to another
+/// provider (and drops the error when that was only a try), and a user's explicit export
+/// (`openssl pkey -outform DER`) asks the same way; both get the same error, cheaply.
+[[nodiscard]] const std::string* export_refusal(const Key& key, int selection) noexcept;
+
+/// keymgmt export() of a selection export_refusal() allows: public parts and parameters.
 [[nodiscard]] Result<void> key_export(const Key& key, int selection, OSSL_CALLBACK* cb,
                                       void* cbarg);
 

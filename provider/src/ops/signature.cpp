@@ -39,6 +39,9 @@ bool key_fits(SigAlgorithm alg, KeyKind kind) {
     return false;
 }
 
+// r || s of the largest curve ecdsa_rs_to_der takes (halves up to 124 bytes; P-521 needs 66).
+constexpr std::size_t kMaxEcdsaRs = 2 * 124;
+
 Error not_initialised() {
     return Error(Code::InvalidArgument, "the signature operation was not initialised with a key");
 }
@@ -69,9 +72,7 @@ SignatureContext::~SignatureContext() {
 }
 
 void SignatureContext::reset() noexcept {
-    EVP_MD_free(m_md);
-    m_md = nullptr;
-    EVP_MD_free(m_mgf1);
+    m_md = nullptr; // borrowed from the provider context
     m_mgf1 = nullptr;
     EVP_MD_CTX_free(m_mdctx);
     m_mdctx = nullptr;
@@ -92,12 +93,8 @@ Result<std::unique_ptr<SignatureContext>> SignatureContext::duplicate() const {
     copy->m_pad = m_pad;
     copy->m_saltlen = m_saltlen;
     copy->m_message = m_message;
-    if (m_md != nullptr && EVP_MD_up_ref(m_md) == 1) {
-        copy->m_md = m_md;
-    }
-    if (m_mgf1 != nullptr && EVP_MD_up_ref(m_mgf1) == 1) {
-        copy->m_mgf1 = m_mgf1;
-    }
+    copy->m_md = m_md;
+    copy->m_mgf1 = m_mgf1;
     if (m_mdctx != nullptr) {
         copy->m_mdctx = EVP_MD_CTX_new();
         if (copy->m_mdctx == nullptr || EVP_MD_CTX_copy_ex(copy->m_mdctx, m_mdctx) != 1) {
@@ -261,28 +258,34 @@ Result<void> SignatureContext::token_sign(const Plan& plan, ByteSpan input, unsi
         mech.parameter = &pss;
         mech.parameter_len = sizeof pss;
     }
-    // The size hint lets p11::sign make one C_Sign call instead of asking for the length:
-    // r || s is exactly two field elements; RSA and EdDSA signatures have the key's size.
-    const bool ecdsa = m_alg == SigAlgorithm::Ecdsa;
-    const size_t hint = ecdsa ? 2 * ((static_cast<size_t>(m_key->bits()) + 7) / 8) : max;
-    auto out = p11::sign(*m_key->private_object(), mech, input, hint);
-    if (!out) {
-        return out.error();
-    }
-    if (ecdsa) {
-        const size_t n = sig::ecdsa_rs_to_der(out.value(), {sig, sigsize});
+    // The token writes into a buffer of exactly the largest signature, so one C_Sign call
+    // does and nothing is allocated: r || s is two field elements (on the stack, then
+    // turned into DER in the caller's buffer); RSA and EdDSA signatures have the key's
+    // size and go straight into the caller's buffer, which is at least that large.
+    if (m_alg == SigAlgorithm::Ecdsa) {
+        std::array<std::uint8_t, kMaxEcdsaRs> rs{};
+        const size_t rs_len = 2 * ((static_cast<size_t>(m_key->bits()) + 7) / 8);
+        if (rs_len > rs.size()) {
+            return Error(Code::Unsupported, "ECDSA key of " + std::to_string(m_key->bits()) +
+                                                " bits is larger than supported (" + what() + ")");
+        }
+        auto len = p11::sign_into(*m_key->private_object(), mech, input, {rs.data(), rs_len});
+        if (!len) {
+            return len.error();
+        }
+        const size_t n = sig::ecdsa_rs_to_der({rs.data(), len.value()}, {sig, sigsize});
         if (n == 0) {
             return Error(Code::Internal, "the token returned a malformed ECDSA signature (" +
-                                             std::to_string(out->size()) + " bytes) for " + what());
+                                             std::to_string(len.value()) + " bytes) for " + what());
         }
         *siglen = n;
         return ok();
     }
-    if (out->size() > sigsize) {
-        return Error(Code::Internal, "the token returned a signature larger than the key");
+    auto len = p11::sign_into(*m_key->private_object(), mech, input, {sig, max});
+    if (!len) {
+        return len.error();
     }
-    std::memcpy(sig, out->data(), out->size());
-    *siglen = out->size();
+    *siglen = len.value();
     return ok();
 }
 

@@ -121,8 +121,8 @@ private:
     bool m_digesting = false;            // digest_*_init: the input is the message
     bool m_mdctx_fresh = false;          // m_mdctx initialised and not yet finalised
     Feed m_feed = Feed::Undecided;       // digest_sign: hash here or collect for the token
-    EVP_MD* m_md = nullptr;              // digest of the signature, or null
-    EVP_MD* m_mgf1 = nullptr;            // PSS MGF1 digest (null: the message digest)
+    const EVP_MD* m_md = nullptr;        // digest of the signature (the context's), or null
+    const EVP_MD* m_mgf1 = nullptr;      // PSS MGF1 digest (null: the message digest)
     EVP_MD_CTX* m_mdctx = nullptr;       // running digest for digest_sign/verify
     std::vector<std::uint8_t> m_message; // collected message (EdDSA, combined mechanisms)
     int m_pad = 1;                       // RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING

@@ -37,6 +37,19 @@ EVP_MD* fetch_quietly(OSSL_LIB_CTX* libctx, const char* name) {
     return md;
 }
 
+// The provider context's digest for `name`: fetched once per context under every name
+// OpenSSL has for it. A name the list lacks but OpenSSL still resolves (none known today)
+// is fetched and matched by NID, so no spelling that worked before stops working.
+const EVP_MD* signature_digest(const ProviderContext& ctx, const char* name) {
+    if (const EVP_MD* md = ctx.signature_digest(name)) {
+        return md;
+    }
+    EVP_MD* fetched = fetch_quietly(ctx.software_libctx(), name);
+    const EVP_MD* md = ctx.signature_digest(fetched);
+    EVP_MD_free(fetched);
+    return md;
+}
+
 } // namespace
 
 Result<void> SignatureContext::set_digest(const char* name) {
@@ -55,20 +68,20 @@ Result<void> SignatureContext::set_digest(const char* name) {
                                                         "fixed when it starts: cannot switch to ") +
                                                 name + " (key " + what() + ")");
     }
-    EVP_MD* md = fetch_quietly(m_ctx->software_libctx(), name);
+    const EVP_MD* md = signature_digest(*m_ctx, name);
     if (md == nullptr) {
-        return Error(Code::Unsupported, std::string("digest \"") + name +
-                                            "\" is not available for signing with " + what());
-    }
-    if (sig::digest_spec(md) == nullptr) {
-        const std::string shown = EVP_MD_get0_name(md);
-        EVP_MD_free(md);
+        EVP_MD* fetched = fetch_quietly(m_ctx->software_libctx(), name);
+        if (fetched == nullptr) {
+            return Error(Code::Unsupported, std::string("digest \"") + name +
+                                                "\" is not available for signing with " + what());
+        }
+        const std::string shown = EVP_MD_get0_name(fetched);
+        EVP_MD_free(fetched);
         return Error(Code::Unsupported, "digest " + shown +
                                             " is not supported for signatures with " + what() +
                                             " (" + std::string(signature_algorithm_name(m_alg)) +
                                             " signatures take " + digest_list() + ")");
     }
-    EVP_MD_free(m_md);
     m_md = md;
     return ok();
 }
@@ -180,14 +193,12 @@ Result<void> SignatureContext::set_rsa_params(const OSSL_PARAM params[]) {
         if (OSSL_PARAM_get_utf8_string_ptr(p, &name) != 1) {
             return Error(Code::InvalidArgument, "the MGF1 digest parameter is not a string");
         }
-        EVP_MD* md = fetch_quietly(m_ctx->software_libctx(), name);
-        if (md == nullptr || sig::digest_spec(md) == nullptr) {
-            EVP_MD_free(md);
+        const EVP_MD* md = signature_digest(*m_ctx, name);
+        if (md == nullptr) {
             return Error(Code::Unsupported, std::string("MGF1 digest \"") + name +
                                                 "\" is not supported for RSA-PSS with " + what() +
                                                 " (supported: " + digest_list() + ")");
         }
-        EVP_MD_free(m_mgf1);
         m_mgf1 = md;
     }
     return ok();

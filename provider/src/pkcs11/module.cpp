@@ -243,7 +243,10 @@ Result<void> Module::initialize_locked(bool finalize_first) {
 }
 
 Module::CallScope::CallScope(std::string_view name) noexcept
-    : m_name(name), m_start(std::chrono::steady_clock::now()), m_outer(!t_in_module_call) {
+    : m_name(name), m_observer(obs::call_observer()),
+      m_start(m_observer != nullptr ? std::chrono::steady_clock::now()
+                                    : std::chrono::steady_clock::time_point{}),
+      m_outer(!t_in_module_call) {
     t_in_module_call = true;
     // Modules built on OpenSSL leave their own errors on the thread's queue (SoftHSM's
     // failed engine probes); the mark lets us drop them when the call returns.
@@ -258,8 +261,9 @@ Module::CallScope::~CallScope() {
 }
 
 void Module::CallScope::finish(CK_RV rv) const noexcept {
-    if (auto observer = obs::call_observer(); observer != nullptr) {
-        observer(obs::CallEvent{m_name, rv, std::chrono::steady_clock::now() - m_start});
+    // The observer seen when the call began (one installed meanwhile sees the next call).
+    if (m_observer != nullptr) {
+        m_observer(obs::CallEvent{m_name, rv, std::chrono::steady_clock::now() - m_start});
     }
 }
 

@@ -107,6 +107,7 @@ private:
 
     private:
         std::string_view m_name;
+        obs::CallObserver m_observer; // read once: no clock when nobody observes calls
         std::chrono::steady_clock::time_point m_start;
         bool m_outer;
     };

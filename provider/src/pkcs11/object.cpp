@@ -152,18 +152,40 @@ std::string_view object_class_name(CK_OBJECT_CLASS cls) noexcept {
     }
 }
 
+// A seqlock without standalone fences (which ThreadSanitizer does not model): the data
+// loads are acquires, so the second sequence load cannot move above them, and a reader
+// that saw any value of a newer write also sees that write's odd sequence number.
+std::optional<CK_OBJECT_HANDLE> HandleCell::get(std::uint64_t generation) const noexcept {
+    for (;;) {
+        const std::uint64_t before = m_seq.load(std::memory_order_acquire);
+        if ((before & 1U) == 0) {
+            const std::uint64_t stored = m_generation.load(std::memory_order_acquire);
+            const CK_OBJECT_HANDLE handle = m_handle.load(std::memory_order_acquire);
+            if (m_seq.load(std::memory_order_relaxed) == before) {
+                return stored == generation ? std::optional(handle) : std::nullopt;
+            }
+        }
+        // A writer is between its two sequence stores: a handful of instructions.
+    }
+}
+
+void HandleCell::set(CK_OBJECT_HANDLE handle, std::uint64_t generation) noexcept {
+    const std::uint64_t seq = m_seq.load(std::memory_order_relaxed);
+    m_seq.store(seq + 1, std::memory_order_relaxed);
+    m_generation.store(generation, std::memory_order_release);
+    m_handle.store(handle, std::memory_order_release);
+    m_seq.store(seq + 2, std::memory_order_release);
+}
+
 Object::Object(std::shared_ptr<Token> token, ObjectIdentity identity, CK_KEY_TYPE key_type,
                CK_OBJECT_HANDLE handle, std::uint64_t generation)
     : m_token(std::move(token)), m_identity(std::move(identity)), m_key_type(key_type),
-      m_handle(handle), m_generation(generation) {}
+      m_handle(handle, generation) {}
 
 Result<CK_OBJECT_HANDLE> Object::handle(const SessionLease& session) {
     const std::uint64_t current = m_token->generation();
-    {
-        const std::lock_guard lock(m_mutex);
-        if (m_generation == current) {
-            return m_handle;
-        }
+    if (auto h = m_handle.get(current)) {
+        return *h;
     }
     // Stale after fork, re-initialisation or device loss: find the same object again by
     // class, CKA_ID and CKA_LABEL, and swap the handle in place.
@@ -190,9 +212,8 @@ Result<CK_OBJECT_HANDLE> Object::handle(const SessionLease& session) {
         return Error(Code::Ambiguous, describe() + " now matches more than one object");
     }
     const std::lock_guard lock(m_mutex);
-    m_handle = found->front();
-    m_generation = current;
-    return m_handle;
+    m_handle.set(found->front(), current);
+    return found->front();
 }
 
 Result<CK_OBJECT_HANDLE> Object::operation_handle(const SessionLease& session) {
@@ -200,27 +221,23 @@ Result<CK_OBJECT_HANDLE> Object::operation_handle(const SessionLease& session) {
     if (!original || m_identity.cls != CKO_PRIVATE_KEY || !m_token->config().cache_keys) {
         return original;
     }
+    if (m_copy_refused.load(std::memory_order_relaxed)) {
+        return original;
+    }
     const std::uint64_t current = m_token->generation();
-    {
-        const std::lock_guard lock(m_mutex);
-        if (m_copy_refused) {
-            return original;
-        }
-        if (m_copy_generation == current && m_copy != CK_INVALID_HANDLE) {
-            return m_copy;
-        }
+    if (auto copy = m_copy.get(current); copy && *copy != CK_INVALID_HANDLE) {
+        return *copy;
     }
     auto copy = m_token->session_copy(original.value());
     const std::lock_guard lock(m_mutex);
     if (!copy) {
         // Tokens that protect keys from copying (CKA_COPYABLE false, HSM policy) are used
         // through the token object; the refusal is remembered, not retried per operation.
-        m_copy_refused = true;
+        m_copy_refused.store(true, std::memory_order_relaxed);
         return original;
     }
-    m_copy = copy.value();
-    m_copy_generation = current;
-    return m_copy;
+    m_copy.set(copy.value(), current);
+    return copy.value();
 }
 
 uri::Uri Object::uri() const {

@@ -7,6 +7,7 @@
 
 #include <p11uri/uri.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,26 @@ struct ObjectIdentity {
     std::vector<std::uint8_t> id;     ///< CKA_ID (may be empty)
     std::optional<std::string> label; ///< CKA_LABEL if the object has one
     bool operator==(const ObjectIdentity&) const = default;
+};
+
+/// A handle and the token generation it belongs to, read without a lock so that signing
+/// threads sharing a key do not meet on a mutex (and never wait for a thread that was
+/// preempted holding it). A seqlock: the writer, serialised by its owner, makes the
+/// sequence odd while it writes; a reader retries when the sequence was odd or moved.
+class HandleCell {
+public:
+    HandleCell(CK_OBJECT_HANDLE handle, std::uint64_t generation) noexcept
+        : m_generation(generation), m_handle(handle) {}
+
+    /// The handle stored for `generation`, or nullopt (none stored, or another generation).
+    [[nodiscard]] std::optional<CK_OBJECT_HANDLE> get(std::uint64_t generation) const noexcept;
+    /// Stores a handle; callers serialise writers.
+    void set(CK_OBJECT_HANDLE handle, std::uint64_t generation) noexcept;
+
+private:
+    std::atomic<std::uint64_t> m_seq{0};
+    std::atomic<std::uint64_t> m_generation;
+    std::atomic<CK_OBJECT_HANDLE> m_handle;
 };
 
 /// An object on a token: identity, key type and a handle that is refreshed, in place,
@@ -69,12 +90,10 @@ private:
     std::shared_ptr<Token> m_token;
     ObjectIdentity m_identity;
     CK_KEY_TYPE m_key_type;
-    std::mutex m_mutex;
-    CK_OBJECT_HANDLE m_handle;
-    std::uint64_t m_generation;
-    CK_OBJECT_HANDLE m_copy = CK_INVALID_HANDLE; // session-object copy, if any
-    std::uint64_t m_copy_generation = 0;
-    bool m_copy_refused = false; // the token does not copy this object
+    std::mutex m_mutex;  // serialises writers of the cells below; readers take no lock
+    HandleCell m_handle; // the token object's handle
+    HandleCell m_copy{CK_INVALID_HANDLE, 0}; // the session-object copy, if any
+    std::atomic<bool> m_copy_refused{false}; // the token does not copy this object
 };
 
 /// The CK_OBJECT_CLASS for a URI type= value.

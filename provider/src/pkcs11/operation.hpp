@@ -20,8 +20,15 @@ struct Mechanism {
 };
 
 /// Signs `data` with `key` in one C_SignInit + C_Sign, on a pooled session, recovering
-/// once from session or device loss. With `size_hint` (the key's largest signature) the
-/// signature is asked for directly; without it, the length is asked for first.
+/// once from session or device loss, straight into `out`, which must hold the key's largest
+/// signature (one C_Sign call, nothing allocated). Returns the signature's length; a token
+/// that wants more room than `out` answers CKR_BUFFER_TOO_SMALL, returned as the error.
+[[nodiscard]] Result<std::size_t> sign_into(Object& key, const Mechanism& mechanism,
+                                            std::span<const std::uint8_t> data,
+                                            std::span<std::uint8_t> out);
+
+/// sign_into() with a buffer of its own. With `size_hint` (the key's largest signature)
+/// the signature is asked for directly; without it, the length is asked for first.
 [[nodiscard]] Result<std::vector<std::uint8_t>> sign(Object& key, const Mechanism& mechanism,
                                                      std::span<const std::uint8_t> data,
                                                      std::size_t size_hint = 0);

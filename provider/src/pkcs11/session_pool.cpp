@@ -1,6 +1,7 @@
 #include "pkcs11/session_pool.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 namespace hsmp::p11 {
@@ -79,7 +80,8 @@ SessionPool::~SessionPool() {
 }
 
 Result<SessionLease> SessionPool::acquire(CK_SLOT_ID slot) {
-    const auto deadline = std::chrono::steady_clock::now() + m_config.wait;
+    // The clock is read only when a caller has to wait (an idle session is the usual case).
+    std::optional<std::chrono::steady_clock::time_point> deadline;
     std::unique_lock lock(m_mutex);
     for (;;) {
         if (!m_idle.empty()) {
@@ -118,7 +120,10 @@ Result<SessionLease> SessionPool::acquire(CK_SLOT_ID slot) {
                 return rv_error("C_OpenSession", rv, m_name);
             }
         }
-        if (m_cv.wait_until(lock, deadline) == std::cv_status::timeout && m_idle.empty() &&
+        if (!deadline) {
+            deadline = std::chrono::steady_clock::now() + m_config.wait;
+        }
+        if (m_cv.wait_until(lock, *deadline) == std::cv_status::timeout && m_idle.empty() &&
             m_open >= m_cap) {
             return Error(Code::Unavailable,
                          m_name + ": no PKCS#11 session free: " + std::to_string(m_open) + " of " +

@@ -3,6 +3,8 @@
 // APIs applications use: OSSL_STORE, OSSL_ENCODER, PEM_write/read_bio_PrivateKey. The fake's
 // default state (tests/fakes/fake_control.h) has token "fake-token" with key pairs "rsa" and
 // "ec", two private keys labelled "dup", and a certificate "rsa".
+#include "abi/algorithms.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
@@ -15,6 +17,7 @@
 #include <openssl/store.h>
 #include <openssl/x509.h>
 
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -337,6 +340,73 @@ TEST_F(StoreCodec, PrivateDerIsRefused) {
     OSSL_ENCODER_CTX_free(ectx);
     BIO_free(out);
     EVP_PKEY_free(key);
+}
+
+// The signature name this provider's keymgmt reports for its `keymgmt` keys
+// (OSSL_FUNC_keymgmt_query_operation_name), read from the dispatch table OpenSSL gets.
+const char* signature_name_for(const char* keymgmt) {
+    for (const OSSL_ALGORITHM* a = hsmp::abi::keymgmt_algorithms(); a->algorithm_names; ++a) {
+        const std::size_t n = std::strlen(keymgmt);
+        if (std::strncmp(a->algorithm_names, keymgmt, n) != 0 ||
+            (a->algorithm_names[n] != ':' && a->algorithm_names[n] != '\0')) {
+            continue;
+        }
+        for (const OSSL_DISPATCH* d = a->implementation; d->function_id != 0; ++d) {
+            if (d->function_id == OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME) {
+                return OSSL_FUNC_keymgmt_query_operation_name(d)(OSSL_OP_SIGNATURE);
+            }
+        }
+    }
+    return nullptr;
+}
+
+// EVP_DigestSignInit_ex first fetches the name a key's keymgmt reports with the caller's
+// properties, and offers the key to whichever provider answered; only when that provider
+// cannot take the key does it use the key's own. Token keys report a name only this
+// provider implements, so the first fetch lands here and no export to the default provider
+// is attempted for every signature. Signing leaves nothing on the error queue.
+TEST_F(StoreCodec, TokenKeysSignUnderANameOnlyThisProviderOffers) {
+    for (const auto& [object, keymgmt] : {std::pair{"ec", "EC"}, std::pair{"rsa", "RSA"}}) {
+        const char* name = signature_name_for(keymgmt);
+        ASSERT_NE(name, nullptr) << keymgmt;
+        EVP_SIGNATURE* first = EVP_SIGNATURE_fetch(libctx, name, nullptr);
+        ASSERT_NE(first, nullptr) << name << ": " << drain_errors();
+        EXPECT_EQ(EVP_SIGNATURE_get0_provider(first), prov) << name;
+        EVP_SIGNATURE_free(first);
+        ERR_set_mark();
+        EVP_SIGNATURE* elsewhere = EVP_SIGNATURE_fetch(libctx, name, "provider!=pkcs11");
+        ERR_pop_to_mark();
+        EXPECT_EQ(elsewhere, nullptr) << name << " is offered by another provider";
+        EVP_SIGNATURE_free(elsewhere);
+
+        EVP_PKEY* key =
+            private_key(std::string("pkcs11:token=fake-token;type=private;object=") + object);
+        ASSERT_NE(key, nullptr) << drain_errors();
+        ERR_clear_error();
+        const unsigned char msg[] = "routed";
+        unsigned char sig[512];
+        size_t siglen = sizeof sig;
+        EVP_MD_CTX* mctx = EVP_MD_CTX_new();
+        EVP_PKEY_CTX* pctx = nullptr;
+        ASSERT_EQ(EVP_DigestSignInit_ex(mctx, &pctx, "SHA256", libctx, nullptr, key, nullptr), 1)
+            << drain_errors();
+        EXPECT_EQ(EVP_PKEY_CTX_get0_provider(pctx), prov);
+        EXPECT_EQ(ERR_peek_error(), 0UL) << drain_errors();
+        ASSERT_EQ(EVP_DigestSign(mctx, sig, &siglen, msg, sizeof msg), 1) << drain_errors();
+        EXPECT_EQ(ERR_peek_error(), 0UL) << drain_errors();
+        EVP_MD_CTX_free(mctx);
+        // The canonical name still reaches the same implementation when asked for.
+        EVP_MD_CTX* vctx = EVP_MD_CTX_new();
+        ASSERT_EQ(EVP_DigestVerifyInit_ex(vctx, nullptr, "SHA256", libctx, nullptr, key, nullptr),
+                  1)
+            << drain_errors();
+        EXPECT_EQ(EVP_DigestVerify(vctx, sig, siglen, msg, sizeof msg), 1) << drain_errors();
+        EVP_MD_CTX_free(vctx);
+        EVP_PKEY_free(key);
+    }
+    EVP_SIGNATURE* canonical = EVP_SIGNATURE_fetch(libctx, "ECDSA", "provider=pkcs11");
+    EXPECT_NE(canonical, nullptr) << drain_errors();
+    EVP_SIGNATURE_free(canonical);
 }
 
 TEST_F(StoreCodec, KeyReferenceToAMissingKeyNamesIt) {
