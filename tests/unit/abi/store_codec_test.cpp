@@ -345,7 +345,8 @@ TEST_F(StoreCodec, PrivateDerIsRefused) {
 // The signature name this provider's keymgmt reports for its `keymgmt` keys
 // (OSSL_FUNC_keymgmt_query_operation_name), read from the dispatch table OpenSSL gets.
 const char* signature_name_for(const char* keymgmt) {
-    for (const OSSL_ALGORITHM* a = hsmp::abi::keymgmt_algorithms(); a->algorithm_names; ++a) {
+    for (const OSSL_ALGORITHM* a = hsmp::abi::keymgmt_algorithms(hsmp::ops::FamilySet::all());
+         a->algorithm_names; ++a) {
         const std::size_t n = std::strlen(keymgmt);
         if (std::strncmp(a->algorithm_names, keymgmt, n) != 0 ||
             (a->algorithm_names[n] != ':' && a->algorithm_names[n] != '\0')) {
