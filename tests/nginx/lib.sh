@@ -39,6 +39,7 @@ fi
 # A full copy of the fixture directory with its paths rewritten: a valid softhsm fixture of
 # its own (p11kit-server.sh accepts it), owned by the worker user when run as root (SoftHSM
 # rewrites token files on login, so the workers need write access).
+fx_label() { sed -n 's/^HSMP_TEST_TOKEN_LABEL=//p' "$1"; }
 ngx_copy_token() {
     local src=$HSMP_TEST_DIR dst=$WORK/tok
     cp -a -- "$src" "$dst"
@@ -46,6 +47,16 @@ ngx_copy_token() {
     for f in "$dst/softhsm2.conf" "$dst/fixture.env"; do
         sed -i "s|$src|$dst|g" "$f"
     done
+    # A PIN no log line can contain by chance (the fixture's 1234 turns up in pids and
+    # ports), so no_secret checks mean something.
+    local new_pin
+    new_pin="pin-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+    NGX_OLD_PIN=$(<"$dst/user.pin") NGX_NEW_PIN=$new_pin SOFTHSM2_CONF=$dst/softhsm2.conf \
+        run "$WORK/change-pin.log" "set a distinctive PIN on the token copy" \
+        pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label \
+        "$(fx_label "$dst/fixture.env")" --login --pin env:NGX_OLD_PIN --change-pin \
+        --new-pin env:NGX_NEW_PIN
+    (umask 077 && printf '%s' "$new_pin" >"$dst/user.pin")
     if [[ -n $NGX_USER ]]; then
         chown -R "$NGX_USER:$NGX_GROUP" "$dst/tokens"
     fi
