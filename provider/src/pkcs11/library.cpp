@@ -203,14 +203,18 @@ Result<MechanismSurvey> Library::mechanisms_with(CK_FLAGS flags,
             !r) {
             return r.error();
         }
-        std::vector<CK_MECHANISM_TYPE> listed(n);
+        std::vector<CK_MECHANISM_TYPE> listed;
         if (n > 0) {
+            // One element of slack, as in Token::mechanisms(): p11-kit 0.24's RPC client
+            // reads one element past the list when it drops mechanisms it cannot relay.
+            listed.resize(n + 1);
+            n = listed.size();
             if (auto r = mod.check("C_GetMechanismList", where,
                                    &CK_FUNCTION_LIST::C_GetMechanismList, slot, listed.data(), &n);
                 !r) {
                 return r.error();
             }
-            listed.resize(n);
+            listed.resize(std::min<std::size_t>(n, listed.size()));
         }
         std::sort(listed.begin(), listed.end());
         for (const CK_MECHANISM_TYPE m : candidates) {
