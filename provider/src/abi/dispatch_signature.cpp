@@ -163,6 +163,30 @@ template <SigAlgorithm Alg> struct Sig {
         return s != nullptr ? s->settable_md_params() : nullptr;
     }
 
+#ifdef OSSL_FUNC_SIGNATURE_QUERY_KEY_TYPES
+    // OpenSSL 3.4+ checks a signature the caller fetched itself (EVP_PKEY_sign_init_ex2)
+    // against the key with this list; without it, it compares names, and for EC keys the
+    // name our keymgmt reports is now HSMP-ECDSA, which "ECDSA" would not match.
+    static const char** sig_query_key_types() noexcept {
+        static const char* kRsa[] = {"RSA", "RSA-PSS", nullptr};
+        static const char* kEc[] = {"EC", nullptr};
+        static const char* kEd25519[] = {"ED25519", nullptr};
+        static const char* kEd448[] = {"ED448", nullptr};
+        switch (Alg) {
+        case SigAlgorithm::Rsa:
+        case SigAlgorithm::RsaPss:
+            return kRsa;
+        case SigAlgorithm::Ecdsa:
+            return kEc;
+        case SigAlgorithm::Ed25519:
+            return kEd25519;
+        case SigAlgorithm::Ed448:
+            break;
+        }
+        return kEd448;
+    }
+#endif
+
     static const OSSL_DISPATCH* table() noexcept {
         static const OSSL_DISPATCH kTable[] = {
             slot<OSSL_FUNC_signature_newctx_fn*>(OSSL_FUNC_SIGNATURE_NEWCTX, &sig_newctx),
@@ -205,6 +229,10 @@ template <SigAlgorithm Alg> struct Sig {
                                                             &sig_set_ctx_md_params),
             slot<OSSL_FUNC_signature_settable_ctx_md_params_fn*>(
                 OSSL_FUNC_SIGNATURE_SETTABLE_CTX_MD_PARAMS, &sig_settable_ctx_md_params),
+#ifdef OSSL_FUNC_SIGNATURE_QUERY_KEY_TYPES
+            slot<OSSL_FUNC_signature_query_key_types_fn*>(OSSL_FUNC_SIGNATURE_QUERY_KEY_TYPES,
+                                                          &sig_query_key_types),
+#endif
             {0, nullptr},
         };
         return kTable;
