@@ -5,6 +5,7 @@
 #include "fake_control.h"
 #include "metrics_text.hpp"
 #include "provider_metrics.hpp"
+#include "temp_path.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -51,7 +52,7 @@ protected:
 
     void SetUp() override {
         fake().fake_reset();
-        const std::string path = ::testing::TempDir() + "hsmp-metrics-param.cnf";
+        const std::string path = hsmp::test::private_temp_path("metrics-param.cnf");
         std::ofstream(path) << "openssl_conf = init\n"
                                "[init]\nproviders = prov\n"
                                "[prov]\npkcs11 = p11\ndefault = def\n[def]\nactivate = 1\n"

@@ -5,6 +5,7 @@
 // The fake's default tokens offer RSA PKCS#1 v1.5 and PSS (raw and with SHA-2) and ECDSA
 // (raw and with SHA-256), with CKF_SIGN, and no CKM_EDDSA.
 #include "fake_control.h"
+#include "temp_path.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -76,7 +77,7 @@ protected:
     /// Loads default and pkcs11 (against the fake) into a fresh library context, after the
     /// test has shaped the fake's mechanisms.
     void load() {
-        const std::string path = ::testing::TempDir() + "hsmp-offer.cnf";
+        const std::string path = hsmp::test::private_temp_path("offer.cnf");
         std::ofstream(path) << "openssl_conf = init\n[init]\nproviders = prov\n"
                                "[prov]\npkcs11 = p11\ndefault = def\n[def]\nactivate = 1\n"
                                "[p11]\nactivate = 1\n"

@@ -4,6 +4,7 @@
 // default state (tests/fakes/fake_control.h) has token "fake-token" with key pairs "rsa" and
 // "ec", two private keys labelled "dup", and a certificate "rsa".
 #include "abi/algorithms.hpp"
+#include "temp_path.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -88,7 +89,7 @@ struct Loaded {
 class StoreCodec : public ::testing::Test {
 protected:
     void SetUp() override {
-        const std::string path = ::testing::TempDir() + "hsmp-store-codec.cnf";
+        const std::string path = hsmp::test::private_temp_path("store-codec.cnf");
         std::ofstream(path) << "config_diagnostics = 1\nopenssl_conf = init\n"
                                "[init]\nproviders = prov\n"
                                "[prov]\npkcs11 = p11\ndefault = def\n[def]\nactivate = 1\n"
@@ -103,8 +104,8 @@ protected:
         ASSERT_EQ(OSSL_LIB_CTX_load_config(libctx, path.c_str()), 1) << drain_errors();
         prov = OSSL_PROVIDER_load(libctx, "pkcs11");
         ASSERT_NE(prov, nullptr) << drain_errors();
-        // The configuration activates default too, but a run in CI once came up without it
-        // (unexplained; OpenSSL 3.0 config activation order): load it explicitly as well.
+        // The configuration activates default too; loading it explicitly as well keeps the
+        // fixture independent of the order in which OpenSSL 3.0 activates configured providers.
         deflt = OSSL_PROVIDER_load(libctx, "default");
         ASSERT_NE(deflt, nullptr) << drain_errors();
     }

@@ -1,6 +1,7 @@
 // Module loading: paths, entry points, init args, p11-kit names, error messages.
 #include "fake_fixture.hpp"
 #include "pkcs11/module.hpp"
+#include "temp_path.hpp"
 
 #include <gmock/gmock.h>
 
@@ -44,7 +45,7 @@ TEST_F(ModuleTest, MissingPathIsNamed) {
 }
 
 TEST_F(ModuleTest, NonSharedObjectGetsDlerrorText) {
-    const std::string path = ::testing::TempDir() + "not-elf.so";
+    const std::string path = hsmp::test::private_temp_path("not-elf.so");
     std::ofstream out(path);
     for (int i = 0; i < 64; ++i) {
         out << "this is not an ELF file\n"; // long enough to get past the size check

@@ -1,5 +1,6 @@
 // PIN files and sources: contents, trailing newlines, and errors that name the source only.
 #include "pkcs11/pin.hpp"
+#include "temp_path.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,7 +17,7 @@ using ::testing::Not;
 namespace {
 
 std::string write_file(const std::string& name, const std::string& content) {
-    const std::string path = ::testing::TempDir() + name;
+    const std::string path = hsmp::test::private_temp_path(name);
     std::ofstream(path, std::ios::binary) << content;
     return path;
 }

@@ -1,6 +1,7 @@
 // Token selection, login and PIN rules, object lookup and recovery, against the fake module.
 #include "fake_fixture.hpp"
 #include "pkcs11/operation.hpp"
+#include "temp_path.hpp"
 
 #include <gmock/gmock.h>
 
@@ -133,7 +134,7 @@ TEST_F(TokenTest, UriPinValueAndPinSourceLogIn) {
         lib->find_private_key(parse_uri("pkcs11:token=fake-token;object=rsa?pin-value=1234"));
     ASSERT_TRUE(key) << key.error().message();
 
-    const std::string pin_path = ::testing::TempDir() + "user.pin";
+    const std::string pin_path = hsmp::test::private_temp_path("user.pin");
     std::ofstream(pin_path) << "1234\n";
     auto lib2 = make_library("");
     auto key2 = lib2->find_private_key(

@@ -6,6 +6,7 @@
 // OpenSSL's queue with the provider's reason; nothing may crash or let an exception escape.
 #include "abi/barrier.hpp"
 #include "abi/reasons.hpp"
+#include "temp_path.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -49,7 +50,7 @@ std::string drain_errors() {
 class InProcessProvider : public ::testing::Test {
 protected:
     void load(const std::string& section_body) {
-        const std::string path = ::testing::TempDir() + "hsmp-inproc.cnf";
+        const std::string path = hsmp::test::private_temp_path("inproc.cnf");
         // config_diagnostics: a provider that fails to activate fails the load and keeps
         // its reason on the error queue (without it OpenSSL 3.0 drops both).
         std::ofstream(path) << "config_diagnostics = 1\nopenssl_conf = init\n"

@@ -10,6 +10,7 @@
 #include "fixture_env.hpp"
 #include "metrics_text.hpp"
 #include "provider_metrics.hpp"
+#include "temp_path.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -66,7 +67,7 @@ protected:
         // provider there too, and the fake module (which makes its keys in the default
         // context) would then be asked to generate RSA keys by this provider.
         ASSERT_EQ(OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr), 1);
-        const std::string path = ::testing::TempDir() + "hsmp-metrics-softhsm.cnf";
+        const std::string path = hsmp::test::private_temp_path("metrics-softhsm.cnf");
         std::ofstream(path) << "openssl_conf = init\n"
                                "[init]\nproviders = prov\n"
                                "[prov]\npkcs11 = p11\ndefault = def\n[def]\nactivate = 1\n"
