@@ -7,11 +7,15 @@
 //             TLS does);
 //   default   the same EVP calls with an in-memory key of the same type in OpenSSL's default
 //             provider.
-// Each path runs with 1 and 2 threads for a fixed time; the report gives ops/s, median and
-// p99 latency, and the provider's ratio to raw and its added microseconds per operation.
+// Each path runs with 1 and 2 threads for a fixed time, split into rounds that alternate
+// raw, provider, default, raw, ... so that a shared machine's drifting load falls on all
+// three alike (measured sequentially, two cells of the same path differed by 20% here). The
+// report gives ops/s, median and p99 latency over all rounds, the provider's ratio to raw
+// (the median of the per-round ratios) and its added microseconds per operation, and how
+// each path scales from 1 to 2 threads.
 //
 //   sign_bench --module SO --pin-file F --uri URI --alg rsa-pkcs1|rsa-pss|ecdsa
-//              [--seconds N] [--threads 1,2]
+//              [--seconds N] [--rounds R] [--threads 1,2]
 // The provider comes from OPENSSL_CONF (a section that activates pkcs11 and default).
 #include "pkcs11/library.hpp"
 #include "pkcs11/module.hpp"
@@ -39,6 +43,7 @@ using Clock = std::chrono::steady_clock;
 struct Options {
     std::string module, pin_file, uri, alg = "rsa-pkcs1";
     double seconds = 3.0;
+    int rounds = 6;
     std::vector<int> threads = {1, 2};
 };
 
@@ -48,7 +53,37 @@ struct Stats {
     double p99_us = 0;
     long ops = 0;
     long failures = 0;
+    double elapsed = 0;
+    std::vector<double> latencies; // µs, sorted
 };
+
+// One path's rounds taken together: total operations over total time, percentiles over
+// every operation.
+Stats merge(const std::vector<Stats>& rounds) {
+    Stats s;
+    for (const Stats& r : rounds) {
+        s.ops += r.ops;
+        s.failures += r.failures;
+        s.elapsed += r.elapsed;
+        s.latencies.insert(s.latencies.end(), r.latencies.begin(), r.latencies.end());
+    }
+    std::sort(s.latencies.begin(), s.latencies.end());
+    s.ops_per_sec = s.elapsed > 0 ? static_cast<double>(s.ops) / s.elapsed : 0;
+    if (!s.latencies.empty()) {
+        s.median_us = s.latencies[s.latencies.size() / 2];
+        s.p99_us = s.latencies[std::min(s.latencies.size() - 1, s.latencies.size() * 99 / 100)];
+    }
+    return s;
+}
+
+double median(std::vector<double> v) {
+    if (v.empty()) {
+        return 0;
+    }
+    std::sort(v.begin(), v.end());
+    const std::size_t m = v.size() / 2;
+    return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
 
 // Runs `op(thread_index)` in `n` threads for `seconds`, timing each call.
 Stats run(int n, double seconds, const std::function<bool(int)>& op) {
@@ -90,12 +125,9 @@ Stats run(int n, double seconds, const std::function<bool(int)>& op) {
     Stats s;
     s.ops = static_cast<long>(all.size());
     s.failures = failures.load();
+    s.elapsed = elapsed;
     s.ops_per_sec = static_cast<double>(all.size()) / elapsed;
-    if (!all.empty()) {
-        std::sort(all.begin(), all.end());
-        s.median_us = all[all.size() / 2];
-        s.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
-    }
+    s.latencies = std::move(all);
     return s;
 }
 
@@ -227,6 +259,8 @@ int main(int argc, char** argv) {
             o.alg = v;
         } else if (k == "--seconds") {
             o.seconds = std::stod(v);
+        } else if (k == "--rounds") {
+            o.rounds = std::max(1, std::stoi(v));
         } else if (k == "--threads") {
             o.threads.clear();
             for (char c : v) {
@@ -238,7 +272,8 @@ int main(int argc, char** argv) {
     }
     if (o.module.empty() || o.pin_file.empty() || o.uri.empty()) {
         std::fprintf(stderr, "usage: sign_bench --module SO --pin-file F --uri URI "
-                             "--alg rsa-pkcs1|rsa-pss|ecdsa [--seconds N] [--threads 12]\n");
+                             "--alg rsa-pkcs1|rsa-pss|ecdsa [--seconds N] [--rounds R] "
+                             "[--threads 12]\n");
         return 2;
     }
     const int max_threads = *std::max_element(o.threads.begin(), o.threads.end());
@@ -256,21 +291,44 @@ int main(int argc, char** argv) {
                              ? EVP_PKEY_Q_keygen(nullptr, "provider=default", "EC", "P-256")
                              : EVP_PKEY_Q_keygen(nullptr, "provider=default", "RSA",
                                                  static_cast<size_t>(EVP_PKEY_get_bits(prov_key)));
-    std::printf("\n%s, key %s, %.1f s per cell\n\n", o.alg.c_str(), o.uri.c_str(), o.seconds);
+    std::printf("\n%s, key %s, %.1f s per cell in %d alternating rounds\n\n", o.alg.c_str(),
+                o.uri.c_str(), o.seconds, o.rounds);
     std::printf("| path     | threads | ops/s | median µs | p99 µs | failures |\n");
     std::printf("|---|---|---|---|---|---|\n");
+    const double slice = o.seconds / o.rounds;
+    std::vector<double> raw_rate, prov_rate; // per thread count, for the scaling line
     for (const int n : o.threads) {
-        const Stats r = run(n, o.seconds, [&](int t) { return raw.sign(t); });
-        const Stats p = run(n, o.seconds, [&](int) { return evp_sign(prov_key, o.alg); });
-        const Stats d = run(n, o.seconds, [&](int) { return evp_sign(soft_key, o.alg); });
-        row("raw", n, r);
-        row("provider", n, p);
-        row("default", n, d);
-        std::printf("| provider/raw | %d | %.1f%% | +%.1f µs/op (median) | | |\n", n,
-                    100.0 * p.ops_per_sec / r.ops_per_sec, p.median_us - r.median_us);
-        if (p.failures > 0 || r.failures > 0) {
+        std::vector<Stats> r, p, d;
+        std::vector<double> ratios;
+        for (int i = 0; i < o.rounds; ++i) {
+            r.push_back(run(n, slice, [&](int t) { return raw.sign(t); }));
+            p.push_back(run(n, slice, [&](int) { return evp_sign(prov_key, o.alg); }));
+            d.push_back(run(n, slice, [&](int) { return evp_sign(soft_key, o.alg); }));
+            ratios.push_back(p.back().ops_per_sec / r.back().ops_per_sec);
+        }
+        const Stats rs = merge(r);
+        const Stats ps = merge(p);
+        const Stats ds = merge(d);
+        row("raw", n, rs);
+        row("provider", n, ps);
+        row("default", n, ds);
+        // Added time per operation: from the throughputs (n threads share the work), and
+        // from the medians.
+        const double added_mean = n * (1e6 / ps.ops_per_sec - 1e6 / rs.ops_per_sec);
+        std::printf("| provider/raw | %d | %.1f%% | %+.1f µs/op (median), %+.1f µs/op (mean) | "
+                    "per-round ratios %.1f%%..%.1f%% | |\n",
+                    n, 100.0 * median(ratios), ps.median_us - rs.median_us, added_mean,
+                    100.0 * *std::min_element(ratios.begin(), ratios.end()),
+                    100.0 * *std::max_element(ratios.begin(), ratios.end()));
+        raw_rate.push_back(rs.ops_per_sec);
+        prov_rate.push_back(ps.ops_per_sec);
+        if (ps.failures > 0 || rs.failures > 0) {
             ERR_print_errors_fp(stderr);
         }
+    }
+    if (o.threads.size() == 2 && o.threads[0] == 1 && o.threads[1] == 2) {
+        std::printf("\nscaling 1 -> 2 threads: raw %.2fx, provider %.2fx\n",
+                    raw_rate[1] / raw_rate[0], prov_rate[1] / prov_rate[0]);
     }
     EVP_PKEY_free(prov_key);
     EVP_PKEY_free(soft_key);
