@@ -15,7 +15,10 @@
 // each path scales from 1 to 2 threads.
 //
 //   sign_bench --module SO --pin-file F --uri URI --alg rsa-pkcs1|rsa-pss|ecdsa
-//              [--seconds N] [--rounds R] [--threads 1,2]
+//              [--seconds N] [--rounds R] [--threads 1,2] [--profile raw|provider|default]
+// --profile runs only that path, 1 thread, for --seconds, and prints its row: a target for
+// `perf record --call-graph dwarf`, whose share of time inside C_SignInit + C_Sign per path
+// gives the provider's cost independently of the machine's drifting load.
 // The provider comes from OPENSSL_CONF (a section that activates pkcs11 and default).
 #include "pkcs11/library.hpp"
 #include "pkcs11/module.hpp"
@@ -45,6 +48,7 @@ struct Options {
     double seconds = 3.0;
     int rounds = 6;
     std::vector<int> threads = {1, 2};
+    std::string profile;
 };
 
 struct Stats {
@@ -259,6 +263,8 @@ int main(int argc, char** argv) {
             o.alg = v;
         } else if (k == "--seconds") {
             o.seconds = std::stod(v);
+        } else if (k == "--profile") {
+            o.profile = v;
         } else if (k == "--rounds") {
             o.rounds = std::max(1, std::stoi(v));
         } else if (k == "--threads") {
@@ -291,6 +297,16 @@ int main(int argc, char** argv) {
                              ? EVP_PKEY_Q_keygen(nullptr, "provider=default", "EC", "P-256")
                              : EVP_PKEY_Q_keygen(nullptr, "provider=default", "RSA",
                                                  static_cast<size_t>(EVP_PKEY_get_bits(prov_key)));
+    if (!o.profile.empty()) {
+        const Stats st = o.profile == "raw" ? run(1, o.seconds, [&](int t) { return raw.sign(t); })
+                         : o.profile == "provider"
+                             ? run(1, o.seconds, [&](int) { return evp_sign(prov_key, o.alg); })
+                             : run(1, o.seconds, [&](int) { return evp_sign(soft_key, o.alg); });
+        row(o.profile.c_str(), 1, merge({st}));
+        EVP_PKEY_free(prov_key);
+        EVP_PKEY_free(soft_key);
+        return 0;
+    }
     std::printf("\n%s, key %s, %.1f s per cell in %d alternating rounds\n\n", o.alg.c_str(),
                 o.uri.c_str(), o.seconds, o.rounds);
     std::printf("| path     | threads | ops/s | median µs | p99 µs | failures |\n");
