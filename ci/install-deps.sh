@@ -34,10 +34,10 @@ PACKAGES=(
     libgmock-dev
     libcmocka-dev
     # compilers, sanitizer runtimes, format/lint
-    clang
-    libclang-rt-14-dev
+    clang-16
+    libclang-rt-16-dev
     clang-format
-    clang-tidy
+    clang-tidy-16
     # scripts, fixture self-tests and end-to-end clients
     python3
     python3-cryptography

@@ -7,7 +7,8 @@
 #   4. build with g++ + ASan + UBSan and run the same tests again (the end-to-end ones with
 #      the sanitizer runtimes preloaded into the openssl CLI and nginx; the nginx start
 #      races, which measure latency, only in step 3),
-#   5. build the libFuzzer target with clang (+ ASan + UBSan) and fuzz the URI parser for 60 s.
+#   5. build the libFuzzer targets with clang 16 (+ ASan + UBSan) and fuzz the URI parser and
+#      the key-reference DER reader for 60 s each (in parallel).
 # Exits non-zero on any failure and on any skipped test. Build trees: build/ci, build/asan,
 # build/fuzz.
 #
@@ -54,9 +55,9 @@ if $asan; then
     cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug \
         -DHSMP_SANITIZE=address,undefined >/dev/null
     cmake --build build/asan -j "$jobs"
-    log "build: clang $(clang -dumpversion) + libFuzzer + ASan + UBSan (build/fuzz)"
+    log "build: clang $(clang-16 -dumpversion) + libFuzzer + ASan + UBSan (build/fuzz)"
     cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DHSMP_FUZZ_ONLY=ON -DHSMP_FUZZ=ON \
-        -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+        -DCMAKE_C_COMPILER=clang-16 -DCMAKE_CXX_COMPILER=clang++-16 \
         -DHSMP_SANITIZE=address,undefined >/dev/null
     cmake --build build/fuzz -j "$jobs"
 fi
@@ -65,7 +66,7 @@ log "tests: g++ build"
 run_ctest build/ci
 
 if $asan; then
-    log "tests: fuzzing the URI parser (clang, libFuzzer, ASan + UBSan)"
+    log "tests: fuzzing the URI parser and the key-reference DER reader (clang 16, libFuzzer, ASan + UBSan)"
     run_ctest build/fuzz -L fuzz
     log "tests: sanitizer build (g++, ASan + UBSan)"
     # Leaks inside the token implementations (SoftHSM2, NSS, p11-kit) are theirs;
