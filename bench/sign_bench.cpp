@@ -276,10 +276,12 @@ int main(int argc, char** argv) {
             }
         }
     }
-    if (o.module.empty() || o.pin_file.empty() || o.uri.empty()) {
+    if (o.module.empty() || o.pin_file.empty() || o.uri.empty() ||
+        (!o.profile.empty() && o.profile != "raw" && o.profile != "provider" &&
+         o.profile != "default")) {
         std::fprintf(stderr, "usage: sign_bench --module SO --pin-file F --uri URI "
                              "--alg rsa-pkcs1|rsa-pss|ecdsa [--seconds N] [--rounds R] "
-                             "[--threads 12]\n");
+                             "[--threads 12] [--profile raw|provider|default]\n");
         return 2;
     }
     const int max_threads = *std::max_element(o.threads.begin(), o.threads.end());
