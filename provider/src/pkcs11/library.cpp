@@ -113,23 +113,12 @@ Result<Selection> Library::select(const uri::Uri& uri, PinCallback callback) {
                                          "\" does not match its library attributes");
     }
 
-    CK_ULONG count = 0;
-    if (auto r = mod.check("C_GetSlotList", mod.path(), &CK_FUNCTION_LIST::C_GetSlotList,
-                           CK_BBOOL{CK_TRUE}, nullptr, &count);
-        !r) {
-        return r.error();
-    }
-    std::vector<CK_SLOT_ID> slots(count);
-    if (count > 0) {
-        if (auto r = mod.check("C_GetSlotList", mod.path(), &CK_FUNCTION_LIST::C_GetSlotList,
-                               CK_BBOOL{CK_TRUE}, slots.data(), &count);
-            !r) {
-            return r.error();
-        }
-        slots.resize(count);
+    auto slots = mod.slot_list(true);
+    if (!slots) {
+        return slots.error();
     }
     std::vector<std::string> present;
-    for (const CK_SLOT_ID slot : slots) {
+    for (const CK_SLOT_ID slot : slots.value()) {
         CK_SLOT_INFO sinfo{};
         CK_TOKEN_INFO tinfo{};
         if (mod.call("C_GetSlotInfo", &CK_FUNCTION_LIST::C_GetSlotInfo, slot, &sinfo) != CKR_OK ||
@@ -171,54 +160,28 @@ Result<MechanismSurvey> Library::mechanisms_with(CK_FLAGS flags,
     const Module& mod = *module.value();
     MechanismSurvey out;
     out.module = mod.path();
-    CK_ULONG all_slots = 0;
-    CK_ULONG count = 0;
-    if (auto r = mod.check("C_GetSlotList", mod.path(), &CK_FUNCTION_LIST::C_GetSlotList,
-                           CK_BBOOL{CK_FALSE}, nullptr, &all_slots);
-        !r) {
-        return r.error();
+    auto all_slots = mod.slot_list(false);
+    if (!all_slots) {
+        return all_slots.error();
     }
-    if (auto r = mod.check("C_GetSlotList", mod.path(), &CK_FUNCTION_LIST::C_GetSlotList,
-                           CK_BBOOL{CK_TRUE}, nullptr, &count);
-        !r) {
-        return r.error();
+    auto slots = mod.slot_list(true);
+    if (!slots) {
+        return slots.error();
     }
-    if (count == 0 || count < all_slots) {
+    const std::size_t all = all_slots->size();
+    const std::size_t present = slots->size();
+    if (present == 0 || present < all) {
         return Error(Code::NotFound, "module \"" + mod.path() + "\" has " +
-                                         std::to_string(all_slots - count) + " of " +
-                                         std::to_string(all_slots) + " slots without a token");
+                                         std::to_string(all - present) + " of " +
+                                         std::to_string(all) + " slots without a token");
     }
-    std::vector<CK_SLOT_ID> slots(count);
-    if (auto r = mod.check("C_GetSlotList", mod.path(), &CK_FUNCTION_LIST::C_GetSlotList,
-                           CK_BBOOL{CK_TRUE}, slots.data(), &count);
-        !r) {
-        return r.error();
-    }
-    slots.resize(count);
-    for (const CK_SLOT_ID slot : slots) {
-        const std::string where = mod.path() + " slot " + std::to_string(slot);
-        CK_ULONG n = 0;
-        if (auto r = mod.check("C_GetMechanismList", where, &CK_FUNCTION_LIST::C_GetMechanismList,
-                               slot, nullptr, &n);
-            !r) {
-            return r.error();
+    for (const CK_SLOT_ID slot : slots.value()) {
+        auto listed = mod.mechanism_list(slot, mod.path() + " slot " + std::to_string(slot));
+        if (!listed) {
+            return listed.error();
         }
-        std::vector<CK_MECHANISM_TYPE> listed;
-        if (n > 0) {
-            // One element of slack, as in Token::mechanisms(): p11-kit 0.24's RPC client
-            // reads one element past the list when it drops mechanisms it cannot relay.
-            listed.resize(n + 1);
-            n = listed.size();
-            if (auto r = mod.check("C_GetMechanismList", where,
-                                   &CK_FUNCTION_LIST::C_GetMechanismList, slot, listed.data(), &n);
-                !r) {
-                return r.error();
-            }
-            listed.resize(std::min<std::size_t>(n, listed.size()));
-        }
-        std::sort(listed.begin(), listed.end());
         for (const CK_MECHANISM_TYPE m : candidates) {
-            if (!std::binary_search(listed.begin(), listed.end(), m) ||
+            if (!std::binary_search(listed->begin(), listed->end(), m) ||
                 std::find(out.mechanisms.begin(), out.mechanisms.end(), m) !=
                     out.mechanisms.end()) {
                 continue;

@@ -5,6 +5,7 @@
 #include <p11-kit/p11-kit.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #ifndef HSMP_P11KIT_PROXY
 #define HSMP_P11KIT_PROXY "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so"
@@ -265,6 +267,51 @@ void Module::CallScope::finish(CK_RV rv) const noexcept {
     if (m_observer != nullptr) {
         m_observer(obs::CallEvent{m_name, rv, std::chrono::steady_clock::now() - m_start});
     }
+}
+
+Result<std::vector<CK_SLOT_ID>> Module::slot_list(bool token_present) const {
+    const CK_BBOOL present = token_present ? CK_TRUE : CK_FALSE;
+    CK_ULONG count = 0;
+    if (auto r = check("C_GetSlotList", m_path, &CK_FUNCTION_LIST::C_GetSlotList, present, nullptr,
+                       &count);
+        !r) {
+        return r.error();
+    }
+    std::vector<CK_SLOT_ID> slots(count);
+    if (count > 0) {
+        if (auto r = check("C_GetSlotList", m_path, &CK_FUNCTION_LIST::C_GetSlotList, present,
+                           slots.data(), &count);
+            !r) {
+            return r.error();
+        }
+        slots.resize(count);
+    }
+    return slots;
+}
+
+Result<std::vector<CK_MECHANISM_TYPE>> Module::mechanism_list(CK_SLOT_ID slot,
+                                                              std::string context) const {
+    CK_ULONG count = 0;
+    if (auto r = check("C_GetMechanismList", context, &CK_FUNCTION_LIST::C_GetMechanismList, slot,
+                       nullptr, &count);
+        !r) {
+        return r.error();
+    }
+    // One element of slack: p11-kit 0.24's RPC client (p11-kit-client.so) drops mechanisms
+    // it cannot relay with a memmove that reads one element past the list it was given.
+    std::vector<CK_MECHANISM_TYPE> list;
+    if (count > 0) {
+        list.resize(count + 1);
+        count = list.size();
+        if (auto r = check("C_GetMechanismList", std::move(context),
+                           &CK_FUNCTION_LIST::C_GetMechanismList, slot, list.data(), &count);
+            !r) {
+            return r.error();
+        }
+        list.resize(std::min<std::size_t>(count, list.size()));
+    }
+    std::sort(list.begin(), list.end());
+    return list;
 }
 
 } // namespace hsmp::p11

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hsmp::p11 {
 
@@ -91,6 +92,15 @@ public:
         }
         return ok();
     }
+
+    /// C_GetSlotList, both calls: the slots with a token (`token_present`) or all slots.
+    /// Errors name the module.
+    [[nodiscard]] Result<std::vector<CK_SLOT_ID>> slot_list(bool token_present) const;
+
+    /// C_GetMechanismList for `slot`, both calls, sorted; `context` names the slot or token
+    /// in errors.
+    [[nodiscard]] Result<std::vector<CK_MECHANISM_TYPE>> mechanism_list(CK_SLOT_ID slot,
+                                                                        std::string context) const;
 
 private:
     Module() = default;

@@ -384,31 +384,13 @@ Result<std::vector<CK_MECHANISM_TYPE>> Token::mechanisms() {
     if (m_mechanisms_generation == m_generation.load()) {
         return m_mechanisms;
     }
-    const Module& mod = *m_module;
-    CK_ULONG count = 0;
-    const CK_SLOT_ID slot = m_slot.load();
-    if (auto r = mod.check("C_GetMechanismList", m_identity.describe(),
-                           &CK_FUNCTION_LIST::C_GetMechanismList, slot, nullptr, &count);
-        !r) {
-        return r.error();
+    auto list = m_module->mechanism_list(m_slot.load(), m_identity.describe());
+    if (!list) {
+        return list.error();
     }
-    // One element of slack: p11-kit 0.24's RPC client (p11-kit-client.so) drops mechanisms
-    // it cannot relay with a memmove that reads one element past the list it was given.
-    std::vector<CK_MECHANISM_TYPE> list;
-    if (count > 0) {
-        list.resize(count + 1);
-        count = list.size();
-        if (auto r = mod.check("C_GetMechanismList", m_identity.describe(),
-                               &CK_FUNCTION_LIST::C_GetMechanismList, slot, list.data(), &count);
-            !r) {
-            return r.error();
-        }
-        list.resize(std::min<std::size_t>(count, list.size()));
-    }
-    std::sort(list.begin(), list.end());
-    m_mechanisms = list;
+    m_mechanisms = std::move(list).value();
     m_mechanisms_generation = m_generation.load();
-    return list;
+    return m_mechanisms;
 }
 
 bool Token::has_mechanism(CK_MECHANISM_TYPE mechanism) {
