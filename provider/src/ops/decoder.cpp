@@ -46,6 +46,17 @@ bool key_type_fits(CK_KEY_TYPE type, KeyKind kind) {
     return false;
 }
 
+// The family of the key kinds a PKCS#11 key type can hold (by key_type_fits), or none for a
+// type no decoder takes (stage 2 says what is wrong with those).
+std::optional<Family> key_type_family(CK_KEY_TYPE type) {
+    for (const KeyKind kind : {KeyKind::Rsa, KeyKind::Ec, KeyKind::Ed25519}) {
+        if (key_type_fits(type, kind)) {
+            return key_family(kind);
+        }
+    }
+    return std::nullopt;
+}
+
 } // namespace
 
 Result<std::optional<std::vector<std::uint8_t>>> read_key_reference_pem(const ProviderContext& ctx,
@@ -109,21 +120,7 @@ Result<void> check_key_reference(ProviderContext& ctx, std::span<const std::uint
         return object.error().with_context("loading the key-reference PEM");
     }
     // Here too, so the reason survives the file: store (see the header).
-    std::optional<Family> family;
-    switch (object.value()->key_type()) {
-    case CKK_RSA:
-        family = Family::Rsa;
-        break;
-    case CKK_EC:
-        family = Family::Ec;
-        break;
-    case CKK_EC_EDWARDS:
-        family = Family::EdDsa;
-        break;
-    default:
-        break; // stage 2 says what is wrong with other key types
-    }
-    if (family) {
+    if (const auto family = key_type_family(object.value()->key_type())) {
         if (auto r = require_offered(ctx, *family, object.value()->describe()); !r) {
             return r.error().with_context("loading the key-reference PEM");
         }

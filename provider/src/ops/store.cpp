@@ -105,21 +105,11 @@ Result<StoreObject> Store::convert(const std::shared_ptr<p11::Object>& object) {
     StoreObject out;
     out.description = object->describe();
     switch (object->object_class()) {
-    case CKO_PRIVATE_KEY: {
-        auto key = Key::from_token(*m_ctx, object);
-        if (!key) {
-            return key.error();
-        }
-        if (auto r = require_offered(*m_ctx, key_family(key.value()->kind()), out.description);
-            !r) {
-            return r.error();
-        }
-        out.kind = StoreObject::Kind::PrivateKey;
-        out.key = std::move(key).value();
-        return out;
-    }
+    case CKO_PRIVATE_KEY:
     case CKO_PUBLIC_KEY: {
-        auto key = Key::from_token_public(*m_ctx, object);
+        const bool is_private = object->object_class() == CKO_PRIVATE_KEY;
+        auto key =
+            is_private ? Key::from_token(*m_ctx, object) : Key::from_token_public(*m_ctx, object);
         if (!key) {
             return key.error();
         }
@@ -127,7 +117,7 @@ Result<StoreObject> Store::convert(const std::shared_ptr<p11::Object>& object) {
             !r) {
             return r.error();
         }
-        out.kind = StoreObject::Kind::PublicKey;
+        out.kind = is_private ? StoreObject::Kind::PrivateKey : StoreObject::Kind::PublicKey;
         out.key = std::move(key).value();
         return out;
     }
