@@ -4,6 +4,7 @@
 // a refused login leave in the text.
 #include "fake_control.h"
 #include "metrics_text.hpp"
+#include "ossl_util.hpp"
 #include "provider_metrics.hpp"
 #include "temp_path.hpp"
 
@@ -86,24 +87,7 @@ protected:
         return text.value_or("");
     }
 
-    EVP_PKEY* load_key(const std::string& uri) {
-        OSSL_STORE_CTX* store = OSSL_STORE_open_ex(uri.c_str(), libctx, nullptr, nullptr, nullptr,
-                                                   nullptr, nullptr, nullptr);
-        if (store == nullptr) {
-            return nullptr;
-        }
-        EVP_PKEY* k = nullptr;
-        OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY);
-        while (k == nullptr && OSSL_STORE_eof(store) == 0) {
-            OSSL_STORE_INFO* info = OSSL_STORE_load(store);
-            if (info != nullptr && OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY) {
-                k = OSSL_STORE_INFO_get1_PKEY(info);
-            }
-            OSSL_STORE_INFO_free(info);
-        }
-        OSSL_STORE_close(store);
-        return k;
-    }
+    EVP_PKEY* load_key(const std::string& uri) { return hsmp::test::load_private_key(libctx, uri); }
 
     bool sign_once(EVP_PKEY* k) {
         EVP_MD_CTX* md = EVP_MD_CTX_new();

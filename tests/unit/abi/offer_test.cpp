@@ -5,6 +5,7 @@
 // The fake's default tokens offer RSA PKCS#1 v1.5 and PSS (raw and with SHA-2) and ECDSA
 // (raw and with SHA-256), with CKF_SIGN, and no CKM_EDDSA.
 #include "fake_control.h"
+#include "ossl_util.hpp"
 #include "temp_path.hpp"
 
 #include <gmock/gmock.h>
@@ -27,6 +28,8 @@ extern "C" int OSSL_provider_init(const OSSL_CORE_HANDLE* handle, const OSSL_DIS
 
 using ::testing::HasSubstr;
 
+using hsmp::test::drain_errors;
+
 namespace {
 
 constexpr unsigned long kAllTokens = 0;
@@ -36,24 +39,6 @@ constexpr unsigned long kOtherToken = 42; // "other-token": other-ec
 FakeControl& control() {
     static FakeControl c(HSMP_FAKE_SO);
     return c;
-}
-
-std::string drain_errors() {
-    std::string all;
-    const char* data = nullptr;
-    int flags = 0;
-    unsigned long e = 0;
-    while ((e = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) != 0) {
-        char buf[256];
-        ERR_error_string_n(e, buf, sizeof buf);
-        all += buf;
-        if ((flags & ERR_TXT_STRING) != 0 && data != nullptr) {
-            all += " | ";
-            all += data;
-        }
-        all += "\n";
-    }
-    return all;
 }
 
 class Offer : public ::testing::Test {
@@ -109,24 +94,8 @@ protected:
         }
     }
 
-    /// The private key a URI names through the store, or nullptr (errors stay queued).
     EVP_PKEY* private_key(const std::string& uri) {
-        OSSL_STORE_CTX* store = OSSL_STORE_open_ex(uri.c_str(), libctx, nullptr, nullptr, nullptr,
-                                                   nullptr, nullptr, nullptr);
-        if (store == nullptr) {
-            return nullptr;
-        }
-        EXPECT_EQ(OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY), 1);
-        EVP_PKEY* key = nullptr;
-        for (int guard = 0; guard < 10 && key == nullptr && OSSL_STORE_eof(store) == 0; ++guard) {
-            OSSL_STORE_INFO* info = OSSL_STORE_load(store);
-            if (info != nullptr && OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY) {
-                key = OSSL_STORE_INFO_get1_PKEY(info);
-            }
-            OSSL_STORE_INFO_free(info);
-        }
-        OSSL_STORE_close(store);
-        return key;
+        return hsmp::test::load_private_key(libctx, uri);
     }
 
     /// Signs with `key` (SHA-256) and verifies the signature with the default provider.

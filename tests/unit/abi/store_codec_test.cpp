@@ -4,6 +4,7 @@
 // default state (tests/fakes/fake_control.h) has token "fake-token" with key pairs "rsa" and
 // "ec", two private keys labelled "dup", and a certificate "rsa".
 #include "abi/algorithms.hpp"
+#include "ossl_util.hpp"
 #include "temp_path.hpp"
 
 #include <gmock/gmock.h>
@@ -30,25 +31,9 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-namespace {
+using hsmp::test::drain_errors;
 
-std::string drain_errors() {
-    std::string all;
-    const char* data = nullptr;
-    int flags = 0;
-    unsigned long e = 0;
-    while ((e = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) != 0) {
-        char buf[256];
-        ERR_error_string_n(e, buf, sizeof buf);
-        all += buf;
-        if ((flags & ERR_TXT_STRING) != 0 && data != nullptr) {
-            all += " | ";
-            all += data;
-        }
-        all += "\n";
-    }
-    return all;
-}
+namespace {
 
 std::string bio_text(BIO* bio) {
     char* data = nullptr;

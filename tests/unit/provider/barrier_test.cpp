@@ -6,6 +6,7 @@
 // OpenSSL's queue with the provider's reason; nothing may crash or let an exception escape.
 #include "abi/barrier.hpp"
 #include "abi/reasons.hpp"
+#include "ossl_util.hpp"
 #include "temp_path.hpp"
 
 #include <gmock/gmock.h>
@@ -24,25 +25,9 @@ extern "C" int OSSL_provider_init(const OSSL_CORE_HANDLE* handle, const OSSL_DIS
 
 using ::testing::HasSubstr;
 
-namespace {
+using hsmp::test::drain_errors;
 
-std::string drain_errors() {
-    std::string all;
-    unsigned long e = 0;
-    const char* data = nullptr;
-    int flags = 0;
-    while ((e = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) != 0) {
-        char buf[256];
-        ERR_error_string_n(e, buf, sizeof buf);
-        all += buf;
-        if ((flags & ERR_TXT_STRING) != 0 && data != nullptr) {
-            all += " | ";
-            all += data;
-        }
-        all += "\n";
-    }
-    return all;
-}
+namespace {
 
 // A private library context with our provider registered under the name "pkcs11" and
 // configured (and activated) from a temporary openssl.cnf: with OpenSSL 3.0 a builtin

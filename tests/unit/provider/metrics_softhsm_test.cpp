@@ -9,6 +9,7 @@
 // SoftHSM2 token's state (it flags CKF_USER_PIN_COUNT_LOW after a bad PIN) is left alone.
 #include "fixture_env.hpp"
 #include "metrics_text.hpp"
+#include "ossl_util.hpp"
 #include "provider_metrics.hpp"
 #include "temp_path.hpp"
 
@@ -32,28 +33,13 @@ using hsmp::test::sample_value;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+using hsmp::test::drain_errors;
+
 namespace {
 
 constexpr int kParentSigns = 3;
 constexpr int kWorkers = 4;
 constexpr int kWorkerSigns = 5;
-
-std::string drain_errors() {
-    std::string all;
-    const char* data = nullptr;
-    int flags = 0;
-    unsigned long e = 0;
-    while ((e = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) != 0) {
-        char buf[256];
-        ERR_error_string_n(e, buf, sizeof buf);
-        all += buf;
-        if ((flags & ERR_TXT_STRING) != 0 && data != nullptr) {
-            all += std::string(" | ") + data;
-        }
-        all += "\n";
-    }
-    return all;
-}
 
 class ProviderMetrics : public ::testing::Test {
 protected:
@@ -97,24 +83,7 @@ protected:
         ERR_clear_error();
     }
 
-    EVP_PKEY* load_key(const std::string& uri) {
-        OSSL_STORE_CTX* store = OSSL_STORE_open_ex(uri.c_str(), libctx, nullptr, nullptr, nullptr,
-                                                   nullptr, nullptr, nullptr);
-        if (store == nullptr) {
-            return nullptr;
-        }
-        OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY);
-        EVP_PKEY* k = nullptr;
-        while (k == nullptr && OSSL_STORE_eof(store) == 0) {
-            OSSL_STORE_INFO* info = OSSL_STORE_load(store);
-            if (info != nullptr && OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY) {
-                k = OSSL_STORE_INFO_get1_PKEY(info);
-            }
-            OSSL_STORE_INFO_free(info);
-        }
-        OSSL_STORE_close(store);
-        return k;
-    }
+    EVP_PKEY* load_key(const std::string& uri) { return hsmp::test::load_private_key(libctx, uri); }
 
     // RSA PKCS#1 v1.5 with SHA-256, made in the token; verified in software.
     bool sign_and_verify() {
