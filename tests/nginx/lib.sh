@@ -39,7 +39,6 @@ fi
 # A full copy of the fixture directory with its paths rewritten: a valid softhsm fixture of
 # its own (p11kit-server.sh accepts it), owned by the worker user when run as root (SoftHSM
 # rewrites token files on login, so the workers need write access).
-fx_label() { sed -n 's/^HSMP_TEST_TOKEN_LABEL=//p' "$1"; }
 ngx_copy_token() {
     local src=$HSMP_TEST_DIR dst=$WORK/tok
     cp -a -- "$src" "$dst"
@@ -54,7 +53,7 @@ ngx_copy_token() {
     NGX_OLD_PIN=$(<"$dst/user.pin") NGX_NEW_PIN=$new_pin SOFTHSM2_CONF=$dst/softhsm2.conf \
         run "$WORK/change-pin.log" "set a distinctive PIN on the token copy" \
         pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label \
-        "$(fx_label "$dst/fixture.env")" --login --pin env:NGX_OLD_PIN --change-pin \
+        "$HSMP_TEST_TOKEN_LABEL" --login --pin env:NGX_OLD_PIN --change-pin \
         --new-pin env:NGX_NEW_PIN
     (umask 077 && printf '%s' "$new_pin" >"$dst/user.pin")
     if [[ -n $NGX_USER ]]; then
