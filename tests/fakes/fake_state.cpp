@@ -258,6 +258,19 @@ fake::Token* control_token(fake::State& st, unsigned long slot_id) {
     return nullptr;
 }
 
+// Calls fn on the token in `slot_id` (current or default id), or on every token for 0.
+template <class Fn> void for_control_tokens(fake::State& st, unsigned long slot_id, Fn fn) {
+    if (slot_id != 0) {
+        if (fake::Token* t = control_token(st, slot_id)) {
+            fn(*t);
+        }
+        return;
+    }
+    for (auto& t : st.tokens) {
+        fn(t);
+    }
+}
+
 } // namespace
 
 extern "C" {
@@ -337,22 +350,13 @@ void fake_insert_token(unsigned long slot_id) {
 
 void fake_remove_mechanism(unsigned long slot_id, unsigned long type) {
     const std::lock_guard lock(state_mutex());
-    auto& st = state();
-    for (auto& t : st.tokens) {
-        if (slot_id == 0 || &t == control_token(st, slot_id)) {
-            t.removed_mechanisms.insert(type);
-        }
-    }
+    for_control_tokens(state(), slot_id,
+                       [&](fake::Token& t) { t.removed_mechanisms.insert(type); });
 }
 
 void fake_set_mechanism_flags(unsigned long slot_id, unsigned long type, unsigned long flags) {
     const std::lock_guard lock(state_mutex());
-    auto& st = state();
-    for (auto& t : st.tokens) {
-        if (slot_id == 0 || &t == control_token(st, slot_id)) {
-            t.mechanism_flags[type] = flags;
-        }
-    }
+    for_control_tokens(state(), slot_id, [&](fake::Token& t) { t.mechanism_flags[type] = flags; });
 }
 
 void fake_renumber_slots_on_init(int enable) {
